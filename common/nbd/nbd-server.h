@@ -1,0 +1,57 @@
+/* The read-only NBD server: fixed newstyle handshake, structured replies,
+ * base:allocation, TLS (X.509 and PSK), many clients at once.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef P2V_NBD_SERVER_H
+#define P2V_NBD_SERVER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "disk.h"
+
+enum p2v_tls_mode { P2V_TLS_OFF, P2V_TLS_ON, P2V_TLS_REQUIRE };
+
+struct p2v_tls_options {
+  enum p2v_tls_mode mode;
+  const char *cert_file;      /* X.509 server certificate (PEM) */
+  const char *key_file;       /* its private key (PEM) */
+  const char *ca_file;        /* CA to verify client certificates */
+  bool verify_peer;           /* require and verify a client certificate */
+  const char *psk_file;       /* "username:hexkey" lines, as nbdkit's psktool writes */
+};
+
+struct p2v_tls;               /* loaded credentials, shared by all clients */
+
+/* Load and check the TLS files; NULL with one clear error if any is bad. */
+struct p2v_tls *p2v_tls_load(const struct p2v_tls_options *options);
+void p2v_tls_free(struct p2v_tls *tls);
+
+struct p2v_nbd_server {
+  struct p2v_disk **disks;    /* one export each, named disk->export_name */
+  size_t ndisks;
+  struct p2v_tls *tls;        /* NULL when mode is P2V_TLS_OFF */
+  enum p2v_tls_mode tls_mode;
+  unsigned max_clients;       /* connections served at once; 0: default (16) */
+};
+
+/* Serve one client on a connected socket (either side may have dialled).
+ * Takes ownership of fd.  Returns when the client leaves; a misbehaving
+ * client is disconnected, never crashes the server. */
+void p2v_nbd_serve_connection(const struct p2v_nbd_server *server, int fd);
+
+/* Accept clients on listen_fd, each on its own thread, until *stop becomes
+ * non-zero (poll with a short timeout, so a signal handler can set it).
+ * Returns 0, or -1 reported. */
+int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
+                           volatile sig_atomic_t *stop);
+
+/* "ADDR:PORT", "[v6]:PORT", or ":PORT"/"PORT" (127.0.0.1).  Returns a
+ * listening socket, or -1 with a clear error (e.g. port in use). */
+int p2v_net_listen(const char *address);
+/* Connect to "HOST:PORT"; -1 with a clear error. */
+int p2v_net_connect(const char *address);
+/* True if the address given to p2v_net_listen is a loopback address. */
+bool p2v_net_is_loopback(const char *address);
+
+#endif

@@ -1,0 +1,77 @@
+/* One interface for everything the copy engine reads from or writes to:
+ * NBD sources (libnbd), raw files, qcow2, VMDK.  The copy loop is written
+ * once, against these ops.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef P2V_IMAGE_H
+#define P2V_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "disk.h"          /* p2v_extent_fn: (opaque, offset, length, hole) */
+
+struct p2v_image;
+
+struct p2v_image_ops {
+  const char *format;      /* "nbd", "raw", "qcow2", "vmdk", "vmdk-stream" */
+
+  /* Read exactly count bytes at offset.  Sources only; NULL for sinks
+   * that cannot be read back.  0, or -1 with an error reported. */
+  int (*pread)(struct p2v_image *img, void *buf, size_t count, uint64_t offset);
+
+  /* Write exactly count bytes at offset.  Sinks only (NULL for sources: a
+   * source is never written).  Thread-safe: the copy engine calls it from
+   * several threads at once and in any order; offset and count are
+   * multiples of `alignment` except at the end of the disk.  A writer that
+   * compresses does so in the calling thread, so all cores compress at
+   * once.  A writer whose format must be laid out in order (VMDK
+   * streamOptimized) keeps early arrivals until the gap before them is
+   * filled; the engine bounds how far ahead it runs.  0, or -1 reported.
+   *
+   * Contract for every sink: between create and finish, the engine covers
+   * every byte of the disk exactly once, by pwrite or by zero. */
+  int (*pwrite)(struct p2v_image *img, const void *buf, size_t count, uint64_t offset);
+
+  /* Mark [offset, offset+count) as reading zeroes (a hole, or data that
+   * read as all zeroes).  On a new sparse sink this writes nothing.  Same
+   * alignment and threading rules as pwrite.  Sinks only. */
+  int (*zero)(struct p2v_image *img, uint64_t offset, uint64_t count);
+
+  /* Data/hole ranges, as p2v_disk_extents.  NULL: all data. */
+  int (*extents)(struct p2v_image *img, uint64_t offset, uint64_t count,
+                 p2v_extent_fn fn, void *opaque);
+
+  /* Make everything written durable and the file complete (tables,
+   * footers, end-of-stream marker, fsync).  Called once, after the last
+   * write; the image is not complete before it returns 0. */
+  int (*finish)(struct p2v_image *img);
+
+  /* Free everything; after a failed or missing finish the file is left
+   * as it is (the caller removes or renames it). */
+  void (*close)(struct p2v_image *img);
+};
+
+struct p2v_image {
+  const struct p2v_image_ops *ops;
+  uint64_t size;           /* virtual size, bytes */
+  uint32_t alignment;      /* writes are multiples of this (cluster/grain size); 1: any */
+  bool can_multi_conn;     /* sources: the engine may open more connections */
+};
+
+/* Options of the writers (p2v-convert copy -O FORMAT). */
+struct p2v_sink_options {
+  uint64_t size;           /* virtual size of the disk */
+  uint32_t cluster_size;   /* qcow2 cluster size; 0: 64 KiB */
+  bool compress;           /* qcow2: compressed clusters */
+  const char *adapter_type;/* vmdk: "lsilogic" (default), "ide", "buslogic", "pvscsi" */
+};
+
+/* Each writer creates path (which must not exist: the caller handles
+ * --force and partial names).  NULL with an error reported. */
+struct p2v_image *p2v_raw_create(const char *path, const struct p2v_sink_options *o);
+struct p2v_image *p2v_qcow2_create(const char *path, const struct p2v_sink_options *o);
+struct p2v_image *p2v_vmdk_create(const char *path, const struct p2v_sink_options *o);
+struct p2v_image *p2v_vmdk_stream_create(const char *path, const struct p2v_sink_options *o);
+
+#endif

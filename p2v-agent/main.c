@@ -1,0 +1,47 @@
+/* p2v-agent: serves a source machine's disks read-only over NBD and
+ * describes the machine (survey).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+#include "log.h"
+
+static void print_usage(FILE *out)
+{
+  fputs("Usage: p2v-agent COMMAND [OPTIONS]\n"
+        "\n"
+        "Commands:\n"
+        "  serve [OPTIONS] DISK...   serve each disk read-only as an NBD export\n"
+        "  survey [--json] [DISK...] describe this machine: OS, firmware, CPUs,\n"
+        "                            memory, disks, NICs, PCI devices\n"
+        "\n"
+        "'p2v-agent COMMAND --help' shows the options of a command.\n"
+        "See docs/p2v-agent.md (man p2v-agent) for the whole story.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+  p2v_log_init("p2v-agent");
+
+  if (argc < 2) {
+    p2v_error("no command given; try 'p2v-agent serve DISK...' or 'p2v-agent --help'");
+    return EXIT_USAGE;
+  }
+  const char *command = argv[1];
+  if (!strcmp(command, "serve"))
+    return agent_serve(argc - 1, argv + 1);
+  if (!strcmp(command, "survey"))
+    return agent_survey(argc - 1, argv + 1);
+  if (!strcmp(command, "--help") || !strcmp(command, "-h") || !strcmp(command, "help")) {
+    print_usage(stdout);
+    return EXIT_OK;
+  }
+  if (!strcmp(command, "--version")) {
+    printf("p2v-agent %s\n", P2V_VERSION);
+    return EXIT_OK;
+  }
+  p2v_error("unknown command '%s'; the commands are serve and survey (see 'p2v-agent --help')",
+            command);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,307 @@
+/* p2v-agent serve: open every disk read-only (learning what is unused),
+ * then either listen for NBD clients or dial out to a listening converter.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "disk.h"
+#include "log.h"
+#include "nbd-server.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:10809"
+
+struct serve_options {
+  const char *listen_address;
+  const char *connect_address;
+  bool insecure;
+  bool tls_mode_given;
+  unsigned max_clients;
+  struct p2v_tls_options tls;
+  struct p2v_disk_options disk;
+  char *certificates_dir_files[3];   /* from --tls-certificates DIR */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) { stop_requested = 1; }
+
+static void print_serve_usage(FILE *out)
+{
+  fputs("Usage: p2v-agent serve [OPTIONS] DISK...\n"
+        "\n"
+        "Serve each DISK (block device or image file) read-only over NBD, one\n"
+        "export per disk named after it (sda, disk.img).  Free filesystem space,\n"
+        "swap and pagefile contents read as holes, so only used data is sent.\n"
+        "\n"
+        "  --listen ADDR:PORT        listen here (default " DEFAULT_LISTEN ");\n"
+        "                            a non-loopback address needs TLS or --insecure\n"
+        "  --connect HOST:PORT       dial out to a listening converter instead and\n"
+        "                            serve on that connection (sources behind NAT)\n"
+        "  --tls=off|on|require      TLS mode (default: require when TLS files are\n"
+        "                            given, else off)\n"
+        "  --tls-certificates DIR    X.509 files DIR/server-cert.pem, server-key.pem\n"
+        "                            and (if present) ca-cert.pem\n"
+        "  --tls-cert FILE, --tls-key FILE, --tls-ca FILE\n"
+        "                            X.509 files one by one\n"
+        "  --tls-verify-peer         require a client certificate signed by the CA\n"
+        "  --tls-psk FILE            pre-shared keys (psktool format: user:hexkey)\n"
+        "  --insecure                allow plain NBD on a non-loopback address\n"
+        "  --all-blocks              send every block: do not read filesystems\n"
+        "  --max-clients N           connections served at once (default 16)\n"
+        "  -v, --verbose             more messages (twice: debug)\n"
+        "  -h, --help                this text\n", out);
+}
+
+/* --tls-certificates DIR: nbdkit's layout, so the same folder serves both. */
+static int use_certificates_dir(struct serve_options *o, const char *dir)
+{
+  static const char *const names[] = { "server-cert.pem", "server-key.pem", "ca-cert.pem" };
+  for (int i = 0; i < 3; i++) {
+    free(o->certificates_dir_files[i]);
+    if (asprintf(&o->certificates_dir_files[i], "%s/%s", dir, names[i]) < 0) {
+      p2v_error("out of memory");
+      return -1;
+    }
+  }
+  o->tls.cert_file = o->certificates_dir_files[0];
+  o->tls.key_file = o->certificates_dir_files[1];
+  /* The CA is optional: without it no client certificate can be verified. */
+  o->tls.ca_file = access(o->certificates_dir_files[2], F_OK) == 0 ? o->certificates_dir_files[2] : NULL;
+  return 0;
+}
+
+static int parse_tls_mode(const char *text, enum p2v_tls_mode *mode)
+{
+  if (!strcmp(text, "off"))
+    *mode = P2V_TLS_OFF;
+  else if (!strcmp(text, "on"))
+    *mode = P2V_TLS_ON;
+  else if (!strcmp(text, "require"))
+    *mode = P2V_TLS_REQUIRE;
+  else
+    return -1;
+  return 0;
+}
+
+enum {
+  OPT_LISTEN = 256, OPT_CONNECT, OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_CERT,
+  OPT_TLS_KEY, OPT_TLS_CA, OPT_TLS_VERIFY_PEER, OPT_TLS_PSK, OPT_INSECURE,
+  OPT_ALL_BLOCKS, OPT_MAX_CLIENTS,
+};
+
+static const struct option long_options[] = {
+  { "listen", required_argument, NULL, OPT_LISTEN },
+  { "connect", required_argument, NULL, OPT_CONNECT },
+  { "tls", required_argument, NULL, OPT_TLS },
+  { "tls-certificates", required_argument, NULL, OPT_TLS_CERTIFICATES },
+  { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+  { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+  { "tls-ca", required_argument, NULL, OPT_TLS_CA },
+  { "tls-verify-peer", no_argument, NULL, OPT_TLS_VERIFY_PEER },
+  { "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+  { "insecure", no_argument, NULL, OPT_INSECURE },
+  { "all-blocks", no_argument, NULL, OPT_ALL_BLOCKS },
+  { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+  { "verbose", no_argument, NULL, 'v' },
+  { "help", no_argument, NULL, 'h' },
+  { NULL, 0, NULL, 0 },
+};
+
+/* Returns -1 to exit with EXIT_USAGE, 1 to exit 0 (help shown), 0 to go on. */
+static int parse_serve_options(int argc, char **argv, struct serve_options *o)
+{
+  int c;
+  opterr = 0;       /* our own message, in our own format */
+  while ((c = getopt_long(argc, argv, "+vh", long_options, NULL)) != -1) {
+    switch (c) {
+    case OPT_LISTEN: o->listen_address = optarg; break;
+    case OPT_CONNECT: o->connect_address = optarg; break;
+    case OPT_TLS:
+      if (parse_tls_mode(optarg, &o->tls.mode) < 0) {
+        usage_error("serve", "--tls takes off, on or require, not '%s'", optarg);
+        return -1;
+      }
+      o->tls_mode_given = true;
+      break;
+    case OPT_TLS_CERTIFICATES:
+      if (use_certificates_dir(o, optarg) < 0)
+        return -1;
+      break;
+    case OPT_TLS_CERT: o->tls.cert_file = optarg; break;
+    case OPT_TLS_KEY: o->tls.key_file = optarg; break;
+    case OPT_TLS_CA: o->tls.ca_file = optarg; break;
+    case OPT_TLS_VERIFY_PEER: o->tls.verify_peer = true; break;
+    case OPT_TLS_PSK: o->tls.psk_file = optarg; break;
+    case OPT_INSECURE: o->insecure = true; break;
+    case OPT_ALL_BLOCKS: o->disk.all_blocks = true; break;
+    case OPT_MAX_CLIENTS:
+      if (!parse_unsigned(optarg, 1024, &o->max_clients) || o->max_clients == 0) {
+        usage_error("serve", "--max-clients takes a number from 1 to 1024, not '%s'", optarg);
+        return -1;
+      }
+      break;
+    case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
+    case 'h': print_serve_usage(stdout); return 1;
+    default:
+      if (optopt && optopt < 256)
+        usage_error("serve", "unknown option '-%c'", optopt);
+      else
+        usage_error("serve", "unknown option or missing value in '%s'", argv[optind - 1]);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Everything about the options that can be checked before touching a disk. */
+static int check_serve_options(struct serve_options *o, int ndisks)
+{
+  bool have_x509 = o->tls.cert_file || o->tls.key_file;
+  bool have_tls_files = have_x509 || o->tls.psk_file;
+
+  if (ndisks == 0) {
+    usage_error("serve", "no disk given: name at least one block device or image file");
+    return -1;
+  }
+  if (o->listen_address && o->connect_address) {
+    usage_error("serve", "--listen and --connect exclude each other");
+    return -1;
+  }
+  if (!o->tls_mode_given)
+    o->tls.mode = have_tls_files ? P2V_TLS_REQUIRE : P2V_TLS_OFF;
+  if (o->tls.mode != P2V_TLS_OFF && !have_tls_files) {
+    usage_error("serve", "--tls=%s needs --tls-certificates, --tls-cert/--tls-key or --tls-psk",
+                o->tls.mode == P2V_TLS_ON ? "on" : "require");
+    return -1;
+  }
+  if (have_x509 && !(o->tls.cert_file && o->tls.key_file)) {
+    usage_error("serve", "X.509 needs both --tls-cert and --tls-key");
+    return -1;
+  }
+  if (o->tls.verify_peer && !o->tls.ca_file) {
+    usage_error("serve", "--tls-verify-peer needs a CA (--tls-ca or ca-cert.pem in --tls-certificates)");
+    return -1;
+  }
+  if (!o->connect_address && !o->listen_address)
+    o->listen_address = DEFAULT_LISTEN;
+  /* Disks must not cross a network in clear text unless someone said so. */
+  if (o->listen_address && !p2v_net_is_loopback(o->listen_address) &&
+      o->tls.mode != P2V_TLS_REQUIRE && !o->insecure) {
+    p2v_error("refusing to serve disks in clear text on %s: use --tls=require with "
+              "certificates or a PSK, or --insecure on a trusted network", o->listen_address);
+    return -1;
+  }
+  return 0;
+}
+
+static void close_disks(struct p2v_disk **disks, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (disks[i])
+      p2v_disk_close(disks[i]);
+  free(disks);
+}
+
+/* Open every disk before accepting anyone: a bad disk is found now, not
+ * when a client asks for it. */
+static struct p2v_disk **open_disks(char **paths, size_t n, const struct p2v_disk_options *options)
+{
+  struct p2v_disk **disks = calloc(n, sizeof *disks);
+  if (!disks) {
+    p2v_error("out of memory");
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    disks[i] = p2v_disk_open(paths[i], options);
+    if (!disks[i])
+      goto fail;
+    for (size_t j = 0; j < i; j++) {
+      if (!strcmp(disks[j]->export_name, disks[i]->export_name)) {
+        p2v_error("%s and %s would both be served as export '%s': give disks with "
+                  "different names", disks[j]->path, disks[i]->path, disks[i]->export_name);
+        goto fail;
+      }
+    }
+    p2v_info("export '%s': %s (%s)", disks[i]->export_name, disks[i]->path, disks[i]->description);
+  }
+  return disks;
+
+fail:
+  close_disks(disks, n);
+  return NULL;
+}
+
+static void install_signal_handlers(void)
+{
+  struct sigaction sa = { .sa_handler = on_stop_signal };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);     /* a vanished client is an EPIPE, not a death */
+}
+
+static int run_server(const struct serve_options *o, struct p2v_nbd_server *server)
+{
+  if (o->connect_address) {
+    int fd = p2v_net_connect(o->connect_address);
+    if (fd < 0)
+      return EXIT_ERROR;
+    p2v_info("connected to %s; serving %zu disk(s)", o->connect_address, server->ndisks);
+    p2v_nbd_serve_connection(server, fd);
+    return EXIT_OK;
+  }
+
+  int listen_fd = p2v_net_listen(o->listen_address);
+  if (listen_fd < 0)
+    return EXIT_ERROR;
+  p2v_info("serving %zu disk(s) on %s", server->ndisks, o->listen_address);
+  int r = p2v_nbd_serve_listener(server, listen_fd, &stop_requested);
+  close(listen_fd);
+  return r < 0 ? EXIT_ERROR : EXIT_OK;
+}
+
+int agent_serve(int argc, char **argv)
+{
+  struct serve_options o = { 0 };
+  int status = EXIT_ERROR;
+  struct p2v_disk **disks = NULL;
+  struct p2v_tls *tls = NULL;
+
+  int r = parse_serve_options(argc, argv, &o);
+  if (r != 0) {
+    status = r > 0 ? EXIT_OK : EXIT_USAGE;
+    goto out;
+  }
+  size_t ndisks = (size_t) (argc - optind);
+  if (check_serve_options(&o, (int) ndisks) < 0) {
+    status = EXIT_USAGE;
+    goto out;
+  }
+  /* TLS files first: they are quick to check and often wrong. */
+  if (o.tls.mode != P2V_TLS_OFF && !(tls = p2v_tls_load(&o.tls)))
+    goto out;
+  install_signal_handlers();
+  if (!(disks = open_disks(argv + optind, ndisks, &o.disk)))
+    goto out;
+
+  struct p2v_nbd_server server = {
+    .disks = disks, .ndisks = ndisks, .tls = tls, .tls_mode = o.tls.mode,
+    .max_clients = o.max_clients,
+  };
+  status = run_server(&o, &server);
+
+out:
+  if (disks)
+    close_disks(disks, ndisks);
+  p2v_tls_free(tls);
+  for (int i = 0; i < 3; i++)
+    free(o.certificates_dir_files[i]);
+  return status;
+}
