@@ -191,6 +191,10 @@ static int check_serve_options(struct serve_options *o, int ndisks)
   }
   if (!o->connect_address && !o->listen_address)
     o->listen_address = DEFAULT_LISTEN;
+  if (o->listen_address && p2v_net_check_address(o->listen_address, "listen on") < 0)
+    return -1;
+  if (o->connect_address && p2v_net_check_address(o->connect_address, "connect to") < 0)
+    return -1;
   /* Disks must not cross a network in clear text unless someone said so. */
   if (o->listen_address && !p2v_net_is_loopback(o->listen_address) &&
       o->tls.mode != P2V_TLS_REQUIRE && !o->insecure) {

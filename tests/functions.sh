@@ -72,5 +72,5 @@ expect_error() {
     local lines
     lines=$(wc -l <"$TEST_DIR/err")
     [ "$lines" -eq 1 ] || { cat "$TEST_DIR/err" >&2; fail "expected one line on stderr from: $* (got $lines)"; }
-    grep -Eq "$pattern" "$TEST_DIR/err" || { cat "$TEST_DIR/err" >&2; fail "stderr of '$*' does not match /$pattern/"; }
+    grep -Eq -e "$pattern" "$TEST_DIR/err" || { cat "$TEST_DIR/err" >&2; fail "stderr of '$*' does not match /$pattern/"; }
 }

@@ -48,7 +48,9 @@ expect_error "cannot listen on 127.0.0.1:$port: Address already in use" \
     "$P2V_AGENT" serve --listen "127.0.0.1:$port" "$disk"
 expect_error "refusing to serve disks in clear text on 0.0.0.0:$port" \
     "$P2V_AGENT" serve --listen "0.0.0.0:$port" "$disk"
-expect_error "not-an-address" "$P2V_AGENT" serve --listen "not-an-address" "$disk"
+expect_error "cannot listen on not-an-address: the address must be" "$P2V_AGENT" serve --listen "not-an-address" "$disk"
+expect_error "cannot listen on 127.0.0.1:99999: the address must be" "$P2V_AGENT" serve --listen "127.0.0.1:99999" "$disk"
+expect_error "cannot connect to 127.0.0.1:http: the address must be" "$P2V_AGENT" serve --connect "127.0.0.1:http" "$disk"
 expect_error "cannot connect to 127.0.0.1:1" "$P2V_AGENT" serve --connect 127.0.0.1:1 "$disk"
 
 # TLS files.

@@ -27,7 +27,7 @@ jq -e '.exports[0].description | test("64")' "$TEST_DIR/list.json" >/dev/null ||
 
 # nbdinfo --json: size, read-only, multi-conn, structured replies, base:allocation.
 nbdinfo --json "$uri" >"$TEST_DIR/info.json"
-jq -e '.exports[0].size == 67108864' "$TEST_DIR/info.json" >/dev/null || fail "size"
+jq -e '.exports[0]["export-size"] == 67108864' "$TEST_DIR/info.json" >/dev/null || fail "size"
 jq -e '.exports[0].is_read_only == true and .exports[0].can_multi_conn == true' "$TEST_DIR/info.json" >/dev/null \
     || fail "read-only/multi-conn flags"
 jq -e '.protocol == "newstyle-fixed" and ."TLS" == false' "$TEST_DIR/info.json" >/dev/null || fail "protocol"

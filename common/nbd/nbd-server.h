@@ -51,6 +51,9 @@ int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
 int p2v_net_listen(const char *address);
 /* Connect to "HOST:PORT"; -1 with a clear error. */
 int p2v_net_connect(const char *address);
+/* Check the syntax of an address without resolving it; -1 with a clear
+ * error ("cannot WHAT ADDRESS: ...") if it is malformed. */
+int p2v_net_check_address(const char *address, const char *what);
 /* True if the address given to p2v_net_listen is a loopback address. */
 bool p2v_net_is_loopback(const char *address);
 

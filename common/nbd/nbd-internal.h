@@ -1,0 +1,88 @@
+/* Private to common/nbd: the state of one client and the helpers the
+ * handshake and transmission phases share.  Sectioned by defining file.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef P2V_NBD_INTERNAL_H
+#define P2V_NBD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "conn.h"
+#include "nbd-decode.h"
+#include "nbd-server.h"
+
+/* Largest READ we serve, like nbdkit; larger ones get EINVAL. */
+#define NBD_MAX_REQUEST      (32u * 1024 * 1024)
+/* Largest option payload we read; larger ones are discarded (up to
+ * NBD_MAX_OPTION_DISCARD) and refused, or the client is dropped. */
+#define NBD_MAX_OPTION        (64u * 1024)
+#define NBD_MAX_OPTION_DISCARD (1u * 1024 * 1024)
+/* Handshake limits: this long without a byte, or this long in all, drops
+ * the client, so a stalled client cannot hold a slot for ever. */
+#define NBD_HANDSHAKE_SILENCE_MS  30000
+#define NBD_HANDSHAKE_TOTAL_MS   120000
+/* The per-connection reply buffer: reads are sent in pieces of this size,
+ * so memory per client stays bounded whatever the request length. */
+#define NBD_BUF_DATA          (1u * 1024 * 1024)
+#define NBD_BUF_HEADROOM      32     /* room for a reply header before data */
+/* Extents gathered per call into the disk, and descriptors per reply. */
+#define NBD_EXTENTS_BATCH     256
+#define NBD_MAX_DESCRIPTORS   1024
+/* The one meta context we offer. */
+#define NBD_META_ID_ALLOCATION 1
+
+struct nbd_extent {
+  uint64_t offset, length;
+  bool hole;
+};
+
+struct nbd_client {
+  const struct p2v_nbd_server *server;
+  struct p2v_conn *conn;
+  const char *peer;                       /* for messages */
+
+  /* Input buffering: one recv serves many small requests. */
+  unsigned char in[16384];
+  size_t in_pos, in_len;
+  bool handshaking;                       /* timeouts apply */
+  struct timespec deadline;               /* end of the handshake */
+
+  /* Negotiated state. */
+  bool no_zeroes;
+  bool tls_active;
+  bool structured;
+  const struct p2v_disk *meta_disk;       /* base:allocation set for this export */
+  struct p2v_disk *disk;                  /* the export in transmission */
+  bool meta;                              /* base:allocation usable in transmission */
+
+  unsigned char *buf;                     /* NBD_BUF_HEADROOM + NBD_BUF_DATA */
+
+  /* Extent gathering (transmission). */
+  struct nbd_extent ext[NBD_EXTENTS_BATCH];
+  size_t n_ext, ext_max;
+  uint64_t ext_pos, ext_end;
+  bool ext_stopped, ext_bad;
+};
+
+/* nbd-server.c */
+/* Read exactly len bytes: 0, or -1 (end of stream, error or timeout; a
+ * debug line says which). */
+int nbd_recv_exact(struct nbd_client *c, void *buf, size_t len);
+/* Read and throw away len bytes. */
+int nbd_recv_discard(struct nbd_client *c, uint64_t len);
+int nbd_send(struct nbd_client *c, const void *buf, size_t len, bool more);
+
+/* nbd-handshake.c */
+/* Negotiate; 0 with c->disk set to enter transmission, -1 to hang up. */
+int nbd_handshake(struct nbd_client *c);
+/* Find an export by name ("" is the first); NULL if none. */
+struct p2v_disk *nbd_find_export(const struct p2v_nbd_server *server,
+                                 const char *name, size_t name_len);
+uint16_t nbd_transmission_flags(const struct nbd_client *c);
+
+/* nbd-transmission.c */
+/* Serve requests until the client leaves or breaks the protocol. */
+void nbd_transmission(struct nbd_client *c);
+
+#endif

@@ -1,0 +1,188 @@
+/* Listening and dialling TCP addresses written "ADDR:PORT", "[v6]:PORT",
+ * ":PORT" or "PORT" (the last two mean 127.0.0.1).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nbd-server.h"
+
+#define LISTEN_BACKLOG 64
+
+/* Split address into host and port.  0, or -1 if malformed. */
+static int split_address(const char *address, char *host, size_t host_size,
+                         char *port, size_t port_size)
+{
+  const char *colon;
+  const char *h = address;
+  size_t hlen;
+
+  if (address[0] == '[') {
+    const char *close = strchr(address, ']');
+    if (!close || close[1] != ':')
+      return -1;
+    h = address + 1;
+    hlen = (size_t) (close - h);
+    colon = close + 1;
+  }
+  else if ((colon = strrchr(address, ':')) != NULL) {
+    if (strchr(address, ':') != colon)     /* bare IPv6 needs brackets */
+      return -1;
+    hlen = (size_t) (colon - address);
+  }
+  else {                                   /* just a port */
+    colon = address - 1;
+    hlen = 0;
+  }
+  const char *p = colon + 1;
+  if (*p == '\0' || strlen(p) >= port_size || hlen >= host_size)
+    return -1;
+  /* Numeric ports only, in range: getaddrinfo would take a service name
+   * and quietly wrap 99999 round to another port.  Port 0: any free port. */
+  if (strspn(p, "0123456789") != strlen(p) || strlen(p) > 5 || atoi(p) > 65535)
+    return -1;
+  if (hlen == 0)
+    snprintf(host, host_size, "127.0.0.1");
+  else {
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+  }
+  snprintf(port, port_size, "%s", p);
+  return 0;
+}
+
+static int check_address(const char *address, const char *what,
+                         char *host, size_t host_size, char *port, size_t port_size)
+{
+  if (split_address(address, host, host_size, port, port_size) == -1) {
+    p2v_error("cannot %s %s: the address must be ADDR:PORT, [IPV6]:PORT or :PORT "
+              "with PORT from 0 to 65535", what, address);
+    return -1;
+  }
+  return 0;
+}
+
+int p2v_net_check_address(const char *address, const char *what)
+{
+  char host[NI_MAXHOST], port[NI_MAXSERV];
+  return check_address(address, what, host, sizeof host, port, sizeof port);
+}
+
+static struct addrinfo *resolve(const char *address, bool passive, const char *what)
+{
+  char host[NI_MAXHOST], port[NI_MAXSERV];
+  if (check_address(address, what, host, sizeof host, port, sizeof port) == -1)
+    return NULL;
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  struct addrinfo *res;
+  int err = getaddrinfo(host, port, &hints, &res);
+  if (err != 0) {
+    p2v_error("cannot %s %s: %s", what, address, gai_strerror(err));
+    return NULL;
+  }
+  return res;
+}
+
+int p2v_net_listen(const char *address)
+{
+  struct addrinfo *res = resolve(address, true, "listen on");
+  if (!res)
+    return -1;
+  int fd = -1, err = 0;
+  for (struct addrinfo *a = res; a; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd == -1) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
+      break;
+    err = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd == -1) {
+    errno = err;
+    p2v_error("cannot listen on %s: %m", address);
+  }
+  return fd;
+}
+
+int p2v_net_connect(const char *address)
+{
+  struct addrinfo *res = resolve(address, false, "connect to");
+  if (!res)
+    return -1;
+  int fd = -1, err = 0;
+  for (struct addrinfo *a = res; a; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd == -1) {
+      err = errno;
+      continue;
+    }
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+      break;
+    err = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd == -1) {
+    errno = err;
+    p2v_error("cannot connect to %s: %m", address);
+    return -1;
+  }
+  int one = 1;
+  (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+static bool addr_is_loopback(const struct sockaddr *sa, socklen_t len)
+{
+  /* Copied out: sockaddr itself is less aligned than its variants. */
+  if (sa->sa_family == AF_INET && len >= sizeof (struct sockaddr_in)) {
+    struct sockaddr_in in;
+    memcpy(&in, sa, sizeof in);
+    return (ntohl(in.sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa->sa_family == AF_INET6 && len >= sizeof (struct sockaddr_in6)) {
+    struct sockaddr_in6 in6;
+    memcpy(&in6, sa, sizeof in6);
+    if (IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr))
+      return true;
+    return IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr) && in6.sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+bool p2v_net_is_loopback(const char *address)
+{
+  char host[NI_MAXHOST], port[NI_MAXSERV];
+  if (split_address(address, host, sizeof host, port, sizeof port) == -1)
+    return false;
+  /* Numeric only: a name could resolve differently later. "localhost" is
+   * the one name we accept as loopback. */
+  if (strcmp(host, "localhost") == 0)
+    return true;
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                            .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+  struct addrinfo *res;
+  if (getaddrinfo(host, port, &hints, &res) != 0)
+    return false;
+  bool all = true;
+  for (struct addrinfo *a = res; a; a = a->ai_next)
+    all = all && addr_is_loopback(a->ai_addr, a->ai_addrlen);
+  freeaddrinfo(res);
+  return all;
+}

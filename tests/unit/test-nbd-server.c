@@ -1,0 +1,336 @@
+/* The NBD server against a real client (libnbd): list, info, reads with
+ * and without structured replies, hole chunks, block status, refused
+ * writes, bad ranges, many clients at once, the client limit.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <libnbd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nbd-server.h"
+#include "test-nbd-memdisk.h"
+
+#define CHECK(cond) do { if (!(cond)) { \
+      fprintf(stderr, "%s:%d: check failed: %s (libnbd: %s)\n", __FILE__, __LINE__, \
+              #cond, nbd_get_error() ? nbd_get_error() : "-"); exit(1); } } while (0)
+
+static struct p2v_nbd_server server;
+static volatile sig_atomic_t stop;
+static int port;
+
+static void *listener_thread(void *arg)
+{
+  int fd = *(int *) arg;
+  CHECK(p2v_nbd_serve_listener(&server, fd, &stop) == 0);
+  return NULL;
+}
+
+static struct nbd_handle *open_handle(const char *export, bool structured)
+{
+  struct nbd_handle *h = nbd_create();
+  CHECK(h);
+  CHECK(nbd_set_export_name(h, export) == 0);
+  CHECK(nbd_set_request_structured_replies(h, structured) == 0);
+  if (structured)
+    CHECK(nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0);
+  return h;
+}
+
+static struct nbd_handle *connect_handle(const char *export, bool structured)
+{
+  struct nbd_handle *h = open_handle(export, structured);
+  char portstr[16];
+  snprintf(portstr, sizeof portstr, "%d", port);
+  CHECK(nbd_connect_tcp(h, "127.0.0.1", portstr) == 0);
+  return h;
+}
+
+static void check_range(struct nbd_handle *h, uint64_t offset, size_t count, uint32_t flags)
+{
+  unsigned char *buf = malloc(count);
+  CHECK(buf);
+  memset(buf, 0xaa, count);
+  CHECK(nbd_pread(h, buf, count, offset, flags) == 0);
+  for (size_t i = 0; i < count; i++) {
+    if (buf[i] != memdisk_expected(offset + i)) {
+      fprintf(stderr, "byte %" PRIu64 ": got %u, want %u\n", offset + i, buf[i],
+              memdisk_expected(offset + i));
+      exit(1);
+    }
+  }
+  free(buf);
+}
+
+/* ---- list and info ---- */
+
+static int list_cb(void *opaque, const char *name, const char *description)
+{
+  char *out = opaque;
+  strcat(out, name);
+  strcat(out, "=");
+  strcat(out, description);
+  strcat(out, ";");
+  return 0;
+}
+
+static void test_list_info(void)
+{
+  struct nbd_handle *h = open_handle("", true);
+  char portstr[16];
+  snprintf(portstr, sizeof portstr, "%d", port);
+  CHECK(nbd_set_opt_mode(h, true) == 0);
+  CHECK(nbd_set_full_info(h, true) == 0);
+  CHECK(nbd_connect_tcp(h, "127.0.0.1", portstr) == 0);
+  char names[256] = "";
+  CHECK(nbd_opt_list(h, (nbd_list_callback) { .callback = list_cb, .user_data = names }) == 2);
+  CHECK(strcmp(names, "sda=test disk one;sdb=;") == 0);
+
+  CHECK(nbd_set_export_name(h, "sdb") == 0);
+  CHECK(nbd_opt_info(h) == 0);
+  CHECK(nbd_get_size(h) == (int64_t) (64 * MIB));
+  CHECK(nbd_is_read_only(h) == 1);
+  CHECK(nbd_can_multi_conn(h) == 1);
+  CHECK(nbd_can_flush(h) == 1);
+  CHECK(nbd_can_trim(h) == 0);
+  CHECK(nbd_get_block_size(h, LIBNBD_SIZE_MAXIMUM) == 32 * MIB);
+  CHECK(nbd_get_block_size(h, LIBNBD_SIZE_PREFERRED) == 4096);
+
+  CHECK(nbd_set_export_name(h, "") == 0);
+  CHECK(nbd_opt_info(h) == 0);
+  char *name = nbd_get_canonical_export_name(h);
+  char *desc = nbd_get_export_description(h);
+  CHECK(name && strcmp(name, "sda") == 0);
+  CHECK(desc && strcmp(desc, "test disk one") == 0);
+  free(name);
+  free(desc);
+
+  CHECK(nbd_set_export_name(h, "nosuch") == 0);
+  CHECK(nbd_opt_info(h) == -1);
+
+  CHECK(nbd_set_export_name(h, "sda") == 0);
+  CHECK(nbd_opt_go(h) == 0);
+  CHECK(nbd_can_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1);
+  CHECK(nbd_can_df(h) == 1);
+  nbd_close(h);
+
+  /* Unknown export at GO: the connection fails. */
+  h = open_handle("nosuch", true);
+  snprintf(portstr, sizeof portstr, "%d", port);
+  CHECK(nbd_connect_tcp(h, "127.0.0.1", portstr) == -1);
+  nbd_close(h);
+}
+
+/* ---- reads ---- */
+
+struct chunks { unsigned data, holes; uint64_t bytes; };
+
+static int chunk_cb(void *opaque, const void *sub, size_t count, uint64_t offset,
+                    unsigned status, int *error)
+{
+  struct chunks *c = opaque;
+  const unsigned char *p = sub;
+  if (status == LIBNBD_READ_HOLE)
+    c->holes++;
+  else if (status == LIBNBD_READ_DATA)
+    c->data++;
+  c->bytes += count;
+  for (size_t i = 0; i < count; i++)
+    CHECK(p[i] == memdisk_expected(offset + i));
+  return 0;
+}
+
+static void test_reads(void)
+{
+  struct nbd_handle *h = connect_handle("sda", true);
+  check_range(h, 0, 4096, 0);
+  check_range(h, 12345, 1, 0);
+  check_range(h, MIB - 100, 200, 0);               /* data into hole */
+  check_range(h, 0, 8 * MIB, 0);                   /* many pieces and chunks */
+  check_range(h, 39 * MIB, 3 * MIB, 0);            /* unused range */
+  check_range(h, 0, 32 * MIB, 0);                  /* the largest request */
+  check_range(h, 64 * MIB - 4096, 4096, 0);        /* the very end */
+
+  /* Hole chunks: [1M,2M) source hole, [40M,41M) unused. */
+  unsigned char *buf = malloc(4 * MIB);
+  CHECK(buf);
+  struct chunks c = { 0 };
+  CHECK(nbd_pread_structured(h, buf, 2 * MIB, MIB / 2,
+                             (nbd_chunk_callback) { .callback = chunk_cb, .user_data = &c },
+                             0) == 0);
+  CHECK(c.holes == 1 && c.data == 2 && c.bytes == 2 * MIB);
+  memset(&c, 0, sizeof c);
+  CHECK(nbd_pread_structured(h, buf, 2 * MIB, 39 * MIB + MIB / 2,
+                             (nbd_chunk_callback) { .callback = chunk_cb, .user_data = &c },
+                             0) == 0);
+  CHECK(c.holes == 1 && c.data == 2);
+  memset(&c, 0, sizeof c);                         /* small hole sent as data */
+  CHECK(nbd_pread_structured(h, buf, 8192, 3 * MIB - 4096,
+                             (nbd_chunk_callback) { .callback = chunk_cb, .user_data = &c },
+                             0) == 0);
+  CHECK(c.holes == 0 && c.data == 1);
+  memset(&c, 0, sizeof c);                         /* DF: one chunk */
+  CHECK(nbd_pread_structured(h, buf, 2 * MIB, MIB / 2,
+                             (nbd_chunk_callback) { .callback = chunk_cb, .user_data = &c },
+                             LIBNBD_CMD_FLAG_DF) == 0);
+  CHECK(c.holes == 0 && c.data == 1);
+  free(buf);
+  nbd_close(h);
+
+  /* Simple replies. */
+  h = connect_handle("sdb", false);
+  CHECK(nbd_get_structured_replies_negotiated(h) == 0);
+  check_range(h, 0, 3 * MIB, 0);
+  check_range(h, 39 * MIB, 3 * MIB, 0);
+  check_range(h, 0, 32 * MIB, 0);
+  nbd_close(h);
+}
+
+/* ---- block status ---- */
+
+struct extents { uint32_t e[64]; size_t n; };
+
+static int extent_cb(void *opaque, const char *context, uint64_t offset,
+                     uint32_t *entries, size_t nr, int *error)
+{
+  struct extents *x = opaque;
+  CHECK(strcmp(context, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0);
+  for (size_t i = 0; i < nr && x->n < 64; i++)
+    x->e[x->n++] = entries[i];
+  return 0;
+}
+
+static void test_block_status(void)
+{
+  struct nbd_handle *h = connect_handle("sda", true);
+  struct extents x = { .n = 0 };
+  CHECK(nbd_block_status(h, 64 * MIB, 0,
+                         (nbd_extent_callback) { .callback = extent_cb, .user_data = &x },
+                         0) == 0);
+  const uint32_t want[] = {
+    1 * MIB, 0,  1 * MIB, 3,  1 * MIB, 0,  1024, 3,  37 * MIB - 1024, 0,
+    1 * MIB, 3,  19 * MIB, 0,  4 * MIB, 3,
+  };
+  CHECK(x.n == sizeof want / sizeof want[0]);
+  for (size_t i = 0; i < x.n; i++)
+    CHECK(x.e[i] == want[i]);
+
+  x.n = 0;
+  CHECK(nbd_block_status(h, 8 * MIB, MIB / 2,
+                         (nbd_extent_callback) { .callback = extent_cb, .user_data = &x },
+                         LIBNBD_CMD_FLAG_REQ_ONE) == 0);
+  CHECK(x.n == 2 && x.e[0] == MIB / 2 && x.e[1] == 0);
+  nbd_close(h);
+}
+
+/* ---- what the server must refuse ---- */
+
+static void test_refusals(void)
+{
+  struct nbd_handle *h = open_handle("sda", true);
+  CHECK(nbd_set_strict_mode(h, 0) == 0);           /* let libnbd send bad requests */
+  char portstr[16];
+  snprintf(portstr, sizeof portstr, "%d", port);
+  CHECK(nbd_connect_tcp(h, "127.0.0.1", portstr) == 0);
+
+  char buf[65536] = { 1 };
+  CHECK(nbd_pwrite(h, buf, sizeof buf, 0, 0) == -1);
+  CHECK(nbd_get_errno() == EPERM);
+  CHECK(nbd_trim(h, 4096, 0, 0) == -1 && nbd_get_errno() == EPERM);
+  CHECK(nbd_zero(h, 4096, 0, 0) == -1 && nbd_get_errno() == EPERM);
+  CHECK(nbd_pread(h, buf, 512, 64 * MIB, 0) == -1 && nbd_get_errno() == EINVAL);
+  CHECK(nbd_pread(h, buf, 512, 64 * MIB - 256, 0) == -1 && nbd_get_errno() == EINVAL);
+  CHECK(nbd_pread(h, buf, 512, UINT64_MAX - 100, 0) == -1 && nbd_get_errno() == EINVAL);
+  CHECK(nbd_flush(h, 0) == 0);
+  /* Still in step after all that. */
+  check_range(h, 5 * MIB, 1000, 0);
+  nbd_close(h);
+}
+
+/* ---- many clients ---- */
+
+static void *reader_thread(void *arg)
+{
+  struct nbd_handle *h = arg;
+  for (int i = 0; i < 8; i++)
+    check_range(h, (uint64_t) i * 7 * MIB, 512 * 1024, 0);
+  return NULL;
+}
+
+static void test_many_clients(void)
+{
+  struct nbd_handle *h[16];
+  pthread_t t[16];
+  for (int i = 0; i < 16; i++)
+    h[i] = connect_handle(i % 2 ? "sda" : "sdb", i % 3 != 0);
+  /* All 16 slots busy: one more is turned away. */
+  struct nbd_handle *extra = open_handle("sda", true);
+  char portstr[16];
+  snprintf(portstr, sizeof portstr, "%d", port);
+  CHECK(nbd_connect_tcp(extra, "127.0.0.1", portstr) == -1);
+  nbd_close(extra);
+
+  for (int i = 0; i < 16; i++)
+    CHECK(pthread_create(&t[i], NULL, reader_thread, h[i]) == 0);
+  for (int i = 0; i < 16; i++) {
+    pthread_join(t[i], NULL);
+    nbd_close(h[i]);
+  }
+}
+
+int main(int argc, char **argv)
+{
+  p2v_log_init(argv[0]);
+  if (getenv("P2V_DEBUG"))
+    p2v_log_set_verbosity(2);
+
+  struct p2v_disk *disks[2] = { memdisk_new("sda", "test disk one"), memdisk_new("sdb", NULL) };
+  server.disks = disks;
+  server.ndisks = 2;
+  server.tls_mode = P2V_TLS_OFF;
+
+  int lfd = p2v_net_listen("127.0.0.1:0");
+  CHECK(lfd >= 0);
+  struct sockaddr_in sin;
+  socklen_t sl = sizeof sin;
+  CHECK(getsockname(lfd, (struct sockaddr *) &sin, &sl) == 0);
+  port = ntohs(sin.sin_port);
+
+  pthread_t lt;
+  CHECK(pthread_create(&lt, NULL, listener_thread, &lfd) == 0);
+
+  test_list_info();
+  test_reads();
+  test_block_status();
+  test_refusals();
+  /* Let the earlier clients' threads finish before counting slots. */
+  usleep(200 * 1000);
+  test_many_clients();
+
+  /* A connection that says nothing must not stop the listener stopping. */
+  int idle = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(connect(idle, (struct sockaddr *) &sin, sizeof sin) == 0);
+  usleep(100 * 1000);
+  stop = 1;
+  pthread_join(lt, NULL);
+  close(idle);
+  close(lfd);
+
+  CHECK(p2v_net_is_loopback("127.0.0.1:10809"));
+  CHECK(p2v_net_is_loopback(":10809"));
+  CHECK(p2v_net_is_loopback("[::1]:10809"));
+  CHECK(!p2v_net_is_loopback("0.0.0.0:10809"));
+  CHECK(!p2v_net_is_loopback("192.168.1.1:10809"));
+
+  p2v_disk_close(disks[0]);
+  p2v_disk_close(disks[1]);
+  printf("PASS: test-nbd-server\n");
+  return 0;
+}
