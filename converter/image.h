@@ -13,6 +13,9 @@
 
 struct p2v_image;
 
+/* Completion of an asynchronous read: err is 0 or an errno. */
+typedef void (*p2v_done_fn)(void *opaque, int err);
+
 struct p2v_image_ops {
   const char *format;      /* "nbd", "raw", "qcow2", "vmdk", "vmdk-stream" */
 
@@ -27,7 +30,8 @@ struct p2v_image_ops {
    * compresses does so in the calling thread, so all cores compress at
    * once.  A writer whose format must be laid out in order (VMDK
    * streamOptimized) keeps early arrivals until the gap before them is
-   * filled; the engine bounds how far ahead it runs.  0, or -1 reported.
+   * filled; the engine bounds how far ahead it runs.  0, or -1 reported
+   * with errno kept (ENOSPC/EDQUOT: the engine says "disk full").
    *
    * Contract for every sink: between create and finish, the engine covers
    * every byte of the disk exactly once, by pwrite or by zero. */
@@ -37,6 +41,28 @@ struct p2v_image_ops {
    * read as all zeroes).  On a new sparse sink this writes nothing.  Same
    * alignment and threading rules as pwrite.  Sinks only. */
   int (*zero)(struct p2v_image *img, uint64_t offset, uint64_t count);
+
+  /* Sources, optional (NULL: the engine uses pread).  Start reading count
+   * bytes at offset into buf and return at once; done(opaque, err) runs
+   * later, in the thread that makes a later call on img (poll, extents,
+   * aio_pread), with err 0 or an errno.  A source image is used by one
+   * thread at a time.  0, or -1 reported (done is then never called). */
+  int (*aio_pread)(struct p2v_image *img, void *buf, size_t count, uint64_t offset,
+                   p2v_done_fn done, void *opaque);
+
+  /* Sources with aio_pread: wait up to timeout_ms for replies and run
+   * their done callbacks.  1 something happened, 0 timed out, -1 the
+   * connection is lost (reported). */
+  int (*poll)(struct p2v_image *img, int timeout_ms);
+
+  /* Sources, optional: another independent handle on the same source (a
+   * new connection) for reading in parallel; only when can_multi_conn.
+   * NULL with an error reported. */
+  struct p2v_image *(*reopen)(struct p2v_image *img);
+
+  /* Sources, optional: make calls blocked on img (and later ones) fail
+   * promptly, e.g. a stalled server.  Thread-safe, from any thread. */
+  void (*cancel)(struct p2v_image *img);
 
   /* Data/hole ranges, as p2v_disk_extents.  NULL: all data. */
   int (*extents)(struct p2v_image *img, uint64_t offset, uint64_t count,
@@ -65,7 +91,24 @@ struct p2v_sink_options {
   uint32_t cluster_size;   /* qcow2 cluster size; 0: 64 KiB */
   bool compress;           /* qcow2: compressed clusters */
   const char *adapter_type;/* vmdk: "lsilogic" (default), "ide", "buslogic", "pvscsi" */
+  const char *final_path;  /* the name the file gets once complete, when it is
+                              written under a partial name (vmdk names itself
+                              in its descriptor); NULL: the path created */
 };
+
+/* Why opening a source failed, so the command can pick its exit code. */
+enum p2v_open_failure {
+  P2V_OPEN_FAILED,         /* anything else */
+  P2V_OPEN_UNREACHABLE,    /* no server there (refused, unreachable, no socket) */
+  P2V_OPEN_NO_EXPORT,      /* the server has no export of that name */
+  P2V_OPEN_TLS,            /* TLS required, refused, or its handshake failed */
+};
+
+/* Connect to an NBD URI (nbd://, nbds://, nbd+unix://, nbds+unix://; libnbd's
+ * query parameters such as tls-psk-file) asking for base:allocation.
+ * Read-only: the image has no pwrite or zero.  NULL with one error
+ * reported and *why set. */
+struct p2v_image *p2v_nbd_open(const char *uri, enum p2v_open_failure *why);
 
 /* Each writer creates path (which must not exist: the caller handles
  * --force and partial names).  NULL with an error reported. */

@@ -1,0 +1,291 @@
+/* An NBD export read with libnbd, as a source image: pread, aio_pread +
+ * poll, extents (base:allocation), reopen (multi-conn), cancel.  Never
+ * writes: the ops have no pwrite or zero, and the handle is never asked to.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libnbd.h>
+
+#include "image.h"
+#include "log.h"
+
+struct nbd_source {
+  struct p2v_image img;          /* first: the image is the source */
+  struct nbd_handle *nbd;
+  char *uri;
+  int fd;                        /* the socket, for cancel */
+  bool have_allocation;          /* server answers base:allocation */
+};
+
+static const struct p2v_image_ops nbd_ops;
+
+/* libnbd's message without the "nbd_connect_uri: " style prefix. */
+static const char *nbd_message(void)
+{
+  const char *msg = nbd_get_error();
+  if (!msg)
+    return "unknown libnbd error";
+  const char *colon = strstr(msg, ": ");
+  if (colon && !strncmp(msg, "nbd_", 4) && !memchr(msg, ' ', colon - msg))
+    return colon + 2;
+  return msg;
+}
+
+static bool contains(const char *haystack, const char *needle)
+{
+  return haystack && strcasestr(haystack, needle) != NULL;
+}
+
+/* Turn libnbd's failure into one line and a reason.  libnbd gives an
+ * errno and a message; the handshake phase only shows in the message. */
+static enum p2v_open_failure report_open_failure(const char *uri)
+{
+  const char *full = nbd_get_error();
+  const char *msg = nbd_message();
+  int err = nbd_get_errno();
+
+  bool tls_uri = !strncmp(uri, "nbds", 4);
+  if (!tls_uri && err == ENOTSUP && (contains(full, "tls") || contains(full, "opt_go"))) {
+    /* NBD_REP_ERR_TLS_REQD arrives as ENOTSUP on a plain connection. */
+    p2v_error("%s: the server refused a connection without TLS (%s); use nbds:// "
+              "with tls-psk-file= or tls-certificates=", uri, msg);
+    return P2V_OPEN_TLS;
+  }
+  if (contains(full, "tls") || contains(full, "psk") || contains(full, "certificate") ||
+      contains(full, "x509")) {
+    p2v_error("TLS with %s failed: %s; check the URI's tls-psk-file or tls-certificates "
+              "and the user name", uri, msg);
+    return P2V_OPEN_TLS;
+  }
+  if (contains(full, "opt_go") || contains(full, "export")) {
+    p2v_error("%s: no such export on the server (%s); list them with: nbdinfo --list URI",
+              uri, msg);
+    return P2V_OPEN_NO_EXPORT;
+  }
+  if (contains(full, "connect") &&
+      (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH ||
+       err == ETIMEDOUT || err == ENOENT || err == ECONNRESET || err == EADDRNOTAVAIL)) {
+    p2v_error("cannot reach source %s: %s; is the source serving?", uri, msg);
+    return P2V_OPEN_UNREACHABLE;
+  }
+  p2v_error("cannot open source %s: %s", uri, msg);
+  return P2V_OPEN_FAILED;
+}
+
+static struct nbd_source *connect_source(const char *uri, enum p2v_open_failure *why)
+{
+  struct nbd_source *s = calloc(1, sizeof *s);
+  if (!s) {
+    p2v_error("out of memory");
+    *why = P2V_OPEN_FAILED;
+    return NULL;
+  }
+  s->fd = -1;
+  s->nbd = nbd_create();
+  s->uri = strdup(uri);
+  if (!s->nbd || !s->uri) {
+    p2v_error("cannot create an NBD handle: %s", s->nbd ? "out of memory" : nbd_message());
+    goto fail_other;
+  }
+  /* The URI comes from the person running the command, so its
+   * tls-psk-file= and tls-certificates= may name local files. */
+  if (nbd_set_uri_allow_local_file(s->nbd, true) == -1 ||
+      nbd_add_meta_context(s->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
+      nbd_set_handle_name(s->nbd, "p2v-convert") == -1) {
+    p2v_error("cannot set up the NBD handle: %s", nbd_message());
+    goto fail_other;
+  }
+  if (nbd_connect_uri(s->nbd, uri) == -1) {
+    *why = report_open_failure(uri);
+    goto fail;
+  }
+  int64_t size = nbd_get_size(s->nbd);
+  if (size < 0) {
+    p2v_error("%s: cannot get the export size: %s", uri, nbd_message());
+    goto fail_other;
+  }
+  s->fd = nbd_aio_get_fd(s->nbd);
+  s->have_allocation = nbd_can_meta_context(s->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+  s->img.ops = &nbd_ops;
+  s->img.size = (uint64_t) size;
+  s->img.alignment = 1;
+  s->img.can_multi_conn = nbd_can_multi_conn(s->nbd) == 1;
+  return s;
+
+fail_other:
+  *why = P2V_OPEN_FAILED;
+fail:
+  if (s->nbd)
+    nbd_close(s->nbd);
+  free(s->uri);
+  free(s);
+  return NULL;
+}
+
+struct p2v_image *p2v_nbd_open(const char *uri, enum p2v_open_failure *why)
+{
+  struct nbd_source *s = connect_source(uri, why);
+  if (!s)
+    return NULL;
+  if (!s->have_allocation)
+    p2v_info("%s does not answer base:allocation: reading every block", uri);
+  return &s->img;
+}
+
+static struct p2v_image *nbd_reopen(struct p2v_image *img)
+{
+  struct nbd_source *first = (struct nbd_source *) img;
+  enum p2v_open_failure why;
+  struct nbd_source *s = connect_source(first->uri, &why);
+  if (!s)
+    return NULL;
+  if (s->img.size != first->img.size) {
+    p2v_error("%s: size changed between connections (%llu, then %llu bytes)", first->uri,
+              (unsigned long long) first->img.size, (unsigned long long) s->img.size);
+    s->img.ops->close(&s->img);
+    return NULL;
+  }
+  return &s->img;
+}
+
+static int nbd_source_pread(struct p2v_image *img, void *buf, size_t count, uint64_t offset)
+{
+  struct nbd_source *s = (struct nbd_source *) img;
+  if (nbd_pread(s->nbd, buf, count, offset, 0) == -1) {
+    errno = nbd_get_errno();
+    p2v_error("read at offset %llu from %s: %s", (unsigned long long) offset, s->uri,
+              nbd_message());
+    return -1;
+  }
+  return 0;
+}
+
+struct read_completion {
+  p2v_done_fn done;
+  void *opaque;
+};
+
+static int read_done(void *user_data, int *error)
+{
+  struct read_completion *c = user_data;
+  c->done(c->opaque, *error);
+  return 1;                      /* retire the command: nobody waits on its cookie */
+}
+
+static int nbd_source_aio_pread(struct p2v_image *img, void *buf, size_t count,
+                                uint64_t offset, p2v_done_fn done, void *opaque)
+{
+  struct nbd_source *s = (struct nbd_source *) img;
+  struct read_completion *c = malloc(sizeof *c);
+  if (!c) {
+    p2v_error("out of memory");
+    return -1;
+  }
+  *c = (struct read_completion) { done, opaque };
+  nbd_completion_callback cb = { .callback = read_done, .user_data = c, .free = free };
+  /* On failure libnbd still calls .free, never .callback. */
+  if (nbd_aio_pread(s->nbd, buf, count, offset, cb, 0) == -1) {
+    errno = nbd_get_errno();
+    p2v_error("read at offset %llu from %s: %s", (unsigned long long) offset, s->uri,
+              nbd_message());
+    return -1;
+  }
+  return 0;
+}
+
+static int nbd_source_poll(struct p2v_image *img, int timeout_ms)
+{
+  struct nbd_source *s = (struct nbd_source *) img;
+  int r = nbd_poll(s->nbd, timeout_ms);
+  if (r == -1) {
+    errno = nbd_get_errno();
+    p2v_error("lost the connection to %s: %s", s->uri, nbd_message());
+  }
+  return r;
+}
+
+struct extents_state {
+  p2v_extent_fn fn;
+  void *opaque;
+  uint64_t end;                  /* of the request: replies may run past it */
+  bool stopped;
+};
+
+static int extent_reply(void *user_data, const char *context, uint64_t offset,
+                        uint32_t *entries, size_t nr_entries, int *error)
+{
+  struct extents_state *st = user_data;
+  if (st->stopped || strcmp(context, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0)
+    return 0;
+  for (size_t i = 0; i + 1 < nr_entries; i += 2) {
+    uint64_t length = entries[i];
+    if (offset >= st->end || length == 0)
+      break;
+    if (length > st->end - offset)
+      length = st->end - offset;
+    /* Only "reads as zeroes" may be skipped: a hole that is not zero
+     * (e.g. over a backing file) must still be read. */
+    if (st->fn(st->opaque, offset, length, (entries[i + 1] & LIBNBD_STATE_ZERO) != 0) == -1) {
+      st->stopped = true;
+      *error = EIO;
+      return -1;
+    }
+    offset += length;
+  }
+  return 0;
+}
+
+static int nbd_source_extents(struct p2v_image *img, uint64_t offset, uint64_t count,
+                              p2v_extent_fn fn, void *opaque)
+{
+  struct nbd_source *s = (struct nbd_source *) img;
+  if (!s->have_allocation)
+    return fn(opaque, offset, count, false);
+  /* The protocol's count is 32 bits. */
+  if (count > UINT32_MAX)
+    count = UINT32_MAX & ~(uint64_t) 0xfffff;
+  struct extents_state st = { fn, opaque, offset + count, false };
+  nbd_extent_callback cb = { .callback = extent_reply, .user_data = &st };
+  if (nbd_block_status(s->nbd, count, offset, cb, 0) == -1) {
+    if (st.stopped)
+      return -1;                 /* fn reported it */
+    errno = nbd_get_errno();
+    p2v_error("block status at offset %llu from %s: %s", (unsigned long long) offset,
+              s->uri, nbd_message());
+    return -1;
+  }
+  return 0;
+}
+
+static void nbd_source_cancel(struct p2v_image *img)
+{
+  struct nbd_source *s = (struct nbd_source *) img;
+  /* shutdown(2) wakes a poll blocked inside libnbd without taking the
+   * handle's lock, which that call holds. */
+  if (s->fd >= 0)
+    shutdown(s->fd, SHUT_RDWR);
+}
+
+static void nbd_source_close(struct p2v_image *img)
+{
+  struct nbd_source *s = (struct nbd_source *) img;
+  if (!s)
+    return;
+  nbd_close(s->nbd);
+  free(s->uri);
+  free(s);
+}
+
+static const struct p2v_image_ops nbd_ops = {
+  .format = "nbd",
+  .pread = nbd_source_pread,
+  .aio_pread = nbd_source_aio_pread,
+  .poll = nbd_source_poll,
+  .reopen = nbd_reopen,
+  .cancel = nbd_source_cancel,
+  .extents = nbd_source_extents,
+  .close = nbd_source_close,
+};
