@@ -349,7 +349,8 @@ int convert_copy(int argc, char **argv)
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
-  struct p2v_sink_options sink_options = { .size = source->size, .compress = a.compress };
+  struct p2v_sink_options sink_options = { .size = source->size, .compress = a.compress,
+                                           .final_path = a.output };
   struct p2v_image *sink = format->create(part, &sink_options);
   if (!sink) {
     source->ops->close(source);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "log.h"
 #include "vmdk-format.h"
 
@@ -87,7 +88,14 @@ int vmdk_layout_init(struct vmdk_layout *l, const char *path, const char *create
   l->num_gts = (l->grains + VMDK_GTES_PER_GT - 1) / VMDK_GTES_PER_GT;
   l->gd_sectors = (l->num_gts * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR;
   l->cid = random_cid();
-  return 0;
+
+  /* Fail on a descriptor that does not fit now, not after copying the disk. */
+  CLEANUP_FREE char *desc = malloc(VMDK_DESC_SECTORS * VMDK_SECTOR);
+  if (!desc) {
+    p2v_error("%s: out of memory", path);
+    return -1;
+  }
+  return vmdk_descriptor(desc, VMDK_DESC_SECTORS * VMDK_SECTOR, l, create_type, path);
 }
 
 void vmdk_geometry(uint64_t capacity, const char *adapter_type,

@@ -106,7 +106,8 @@ struct vmdk_layout {
   char extent_name[256];         /* file name the extent line names (final name) */
 };
 
-/* Validate o (size, adapter type) for a writer of create_type and fill l.
+/* Validate o (size, adapter type, file name, descriptor fits) for a writer
+ * of create_type and fill l.
  * -1 with an error naming path. */
 int vmdk_layout_init(struct vmdk_layout *l, const char *path, const char *create_type,
                      const struct p2v_sink_options *o);

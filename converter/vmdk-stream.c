@@ -704,14 +704,6 @@ struct p2v_image *p2v_vmdk_stream_create(const char *path, const struct p2v_sink
   struct vmdk_layout l;
   if (vmdk_layout_init(&l, path, "streamOptimized", o) == -1)
     return NULL;
-  /* Fail on a bad file name now, not after compressing the whole disk. */
-  CLEANUP_FREE char *desc = malloc(VMDK_DESC_SECTORS * VMDK_SECTOR);
-  if (!desc) {
-    p2v_error("%s: out of memory", path);
-    return NULL;
-  }
-  if (vmdk_descriptor(desc, VMDK_DESC_SECTORS * VMDK_SECTOR, &l, "streamOptimized", path) == -1)
-    return NULL;
 
   struct vmdk_stream *s = calloc(1, sizeof *s);
   if (!s) {

@@ -56,3 +56,10 @@ check qcow2 qcow2 "" parallel.qcow2 --connections 4 --requests 16 --threads 4 --
 [ "$(qemu-img info --output=json "$TEST_DIR/implied.vmdk" | jq -r '."format-specific".data."create-type"')" = monolithicSparse ] ||
     fail ".vmdk is not monolithicSparse"
 pass "format from the extension"
+# The copy is written as NAME.part and renamed; the VMDK descriptor must
+# name the final file in its extent line.
+for f in sparse.vmdk stream.vmdk; do
+    head -c 20480 "$TEST_DIR/$f" | grep -a -q "^RW [0-9]* SPARSE \"$f\"" ||
+        fail "$f: the descriptor does not name $f"
+done
+pass "descriptors name the final file"

@@ -10,9 +10,6 @@
 # labels: slow
 source "$(dirname "$0")/functions.sh"
 requires qemu-img qemu-io
-# Under the sanitizers: libparted's constructor (linked through p2v-common)
-# trips ASan's strchr interceptor before main; that is not ours.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-intercept_strchr=0}
 
 W=$P2V_BUILD_DIR/tests/write-image
 [ -x "$W" ] || fail "$W is not built"
