@@ -118,8 +118,8 @@ static int add_write_rules(scmp_filter_ctx ctx)
 
   /* Only fds 2 and 3 are writable: deny fd < 2 and fd > 3. */
   for (size_t i = 0; i < sizeof fd_writes / sizeof fd_writes[0]; i++) {
-    struct scmp_arg_cmp low = SCMP_A0(SCMP_CMP_LT, 2);
-    struct scmp_arg_cmp high = SCMP_A0(SCMP_CMP_GT, RESULT_FD);
+    struct scmp_arg_cmp low = SCMP_A0(SCMP_CMP_LT, 2, 0);
+    struct scmp_arg_cmp high = SCMP_A0(SCMP_CMP_GT, RESULT_FD, 0);
     if ((r = deny(ctx, EROFS, fd_writes[i], 1, &low)) < 0 ||
         (r = deny(ctx, EROFS, fd_writes[i], 1, &high)) < 0)
       return r;

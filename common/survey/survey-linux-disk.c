@@ -49,7 +49,8 @@ static char *bus_from_path(const char *real)
 static char *serial_from_vpd(const char *devdir)
 {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/device/vpd_pg80", devdir);
+  if (snprintf(path, sizeof path, "%s/device/vpd_pg80", devdir) >= (int) sizeof path)
+    return NULL;
   CLEANUP_CLOSE int fd = open(path, O_RDONLY | O_CLOEXEC);
   unsigned char buf[260];
   ssize_t n = fd == -1 ? -1 : read(fd, buf, sizeof buf);
