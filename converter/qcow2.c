@@ -53,6 +53,7 @@
 #include <zlib.h>
 
 #include "cleanup.h"
+#include "deflate-probe.h"
 #include "image.h"
 #include "log.h"
 #include "qcow2-format.h"
@@ -559,6 +560,12 @@ static int pwrite_compressed_batch(struct qcow2 *q, const unsigned char *buf, ui
       memcpy(z->pad, src, len);
       memset(z->pad + len, 0, q->cluster_size - len);
       src = z->pad;
+    }
+    /* Random or already compressed data is stored plain at once, as
+     * deflate would not shrink it (qemu finds that out the slow way). */
+    if (deflate_is_pointless(&z->z, src, q->cluster_size)) {
+      c->kind = CL_DATA;
+      continue;
     }
     deflateReset(&z->z);
     z->z.next_in = (unsigned char *) src;

@@ -33,14 +33,13 @@
 #include <zlib.h>
 
 #include "cleanup.h"
+#include "deflate-probe.h"
 #include "log.h"
 #include "vmdk-format.h"
 
 /* zlib level 1: on disk contents it costs a few percent of size against
  * level 6 and runs several times faster. */
 #define DEFLATE_LEVEL 1
-/* Bytes of each of the two samples that decide whether to deflate. */
-#define PROBE_BYTES 2048
 
 /* Grains covered by one pwrite or zero call, waiting to be placed. */
 struct pending {
@@ -385,7 +384,6 @@ static int submit_and_write(struct vmdk_stream *s, struct pending *p)
  * where deflate would spend its time to gain nothing. */
 struct compressor {
   z_stream fast, stored;
-  unsigned char scratch[2 * PROBE_BYTES];
 };
 
 static void compressor_free(struct compressor *c)
@@ -458,25 +456,13 @@ static size_t deflate_all(z_stream *z, const unsigned char *in, size_t len,
   return z->total_out;
 }
 
-/* Does a sample from the start and one from the middle of the grain
- * shrink by less than 1/32 with fast deflate? */
-static bool incompressible(struct compressor *c, const unsigned char *in)
-{
-  for (size_t at = 0; at < VMDK_GRAIN_BYTES; at += VMDK_GRAIN_BYTES / 2) {
-    size_t n = deflate_all(&c->fast, in + at, PROBE_BYTES, c->scratch, sizeof c->scratch);
-    if (n == 0 || n < PROBE_BYTES - PROBE_BYTES / 32)
-      return false;
-  }
-  return true;
-}
-
 /* Compress one grain (a whole grain of input) behind its marker at out.
  * Returns the sectors used, 0 on error (reported). */
 static uint32_t compress_grain(struct vmdk_stream *s, struct compressor *c,
                                const unsigned char *in, uint64_t grain,
                                unsigned char *out, size_t outsize)
 {
-  z_stream *z = incompressible(c, in) ? &c->stored : &c->fast;
+  z_stream *z = deflate_is_pointless(&c->fast, in, VMDK_GRAIN_BYTES) ? &c->stored : &c->fast;
   size_t csize = deflate_all(z, in, VMDK_GRAIN_BYTES, out + sizeof (struct vmdk_grain_marker),
                              outsize - sizeof (struct vmdk_grain_marker));
   if (csize == 0) {
