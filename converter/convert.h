@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "image.h"
 
@@ -87,16 +86,5 @@ struct summary {
 void summary_print_text(const struct summary *s);
 int summary_print_json(const struct summary *s);
 
-/* Is buf all zero bytes?  Compares the buffer with itself shifted, which
- * libc does with vector instructions. */
-static inline bool is_zero(const void *buf, size_t len)
-{
-  const unsigned char *p = buf;
-  size_t head = len < 16 ? len : 16;
-  for (size_t i = 0; i < head; i++)
-    if (p[i])
-      return false;
-  return len <= 16 || memcmp(p, p + 16, len - 16) == 0;
-}
 
 #endif

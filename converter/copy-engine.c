@@ -27,6 +27,7 @@
 
 #include "cleanup.h"
 #include "convert.h"
+#include "is-zero.h"
 #include "log.h"
 
 #define READ_SIZE      (256 * 1024)        /* one NBD read: small enough to show progress on slow links */
@@ -554,7 +555,7 @@ static int write_chunk(struct engine *e, struct chunk *k)
       uint64_t stop_at = round_down(off, e->zero_block) + e->zero_block;
       if (stop_at > end)
         stop_at = end;
-      bool zero = is_zero(k->buf + (off - k->offset), stop_at - off);
+      bool zero = p2v_is_zero(k->buf + (off - k->offset), stop_at - off);
       if (zero)
         zeroes += stop_at - off;
       if (add_range(e, k, &p, zero, off, stop_at - off) == -1)

@@ -55,6 +55,7 @@
 #include "cleanup.h"
 #include "deflate-probe.h"
 #include "image.h"
+#include "is-zero.h"
 #include "log.h"
 #include "qcow2-format.h"
 #include "qcow2.h"
@@ -167,11 +168,6 @@ static int write_full(struct qcow2 *q, const void *buf, size_t count, uint64_t o
 static void start_writeback(struct qcow2 *q, uint64_t offset, uint64_t count)
 {
   (void) sync_file_range(q->fd, (off_t) offset, (off_t) count, SYNC_FILE_RANGE_WRITE);
-}
-
-static bool is_zero(const unsigned char *p, size_t n)
-{
-  return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
 }
 
 /* ---- refcounts (lock held) ---- */
@@ -455,12 +451,12 @@ static int pwrite_plain(struct qcow2 *q, const unsigned char *buf, uint64_t coun
   while (k < n) {
     /* A run of all-zero or all-data clusters. */
     uint64_t len0 = count - (k << q->cluster_bits);
-    bool zero = is_zero(buf + (k << q->cluster_bits), len0 < q->cluster_size ? len0 : q->cluster_size);
+    bool zero = p2v_is_zero(buf + (k << q->cluster_bits), len0 < q->cluster_size ? len0 : q->cluster_size);
     uint64_t run = 1;
     while (k + run < n) {
       uint64_t pos = (k + run) << q->cluster_bits;
       uint64_t len = count - pos < q->cluster_size ? count - pos : q->cluster_size;
-      if (is_zero(buf + pos, len) != zero) break;
+      if (p2v_is_zero(buf + pos, len) != zero) break;
       run++;
     }
     uint64_t host = 0;
@@ -555,7 +551,7 @@ static int pwrite_compressed_batch(struct qcow2 *q, const unsigned char *buf, ui
     uint64_t len = count - pos < q->cluster_size ? count - pos : q->cluster_size;
     const unsigned char *src = buf + pos;
     struct cl *c = &z->cl[k];
-    if (is_zero(src, len)) { c->kind = CL_ZERO; continue; }
+    if (p2v_is_zero(src, len)) { c->kind = CL_ZERO; continue; }
     if (len < q->cluster_size) {      /* qemu inflates whole clusters */
       memcpy(z->pad, src, len);
       memset(z->pad + len, 0, q->cluster_size - len);

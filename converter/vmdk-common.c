@@ -224,18 +224,6 @@ int vmdk_fsync(int fd, const char *path)
   return 0;
 }
 
-bool vmdk_is_zero(const void *p, size_t n)
-{
-  const unsigned char *c = p;
-  /* Test a short prefix cheaply, then the whole against itself shifted:
-   * memcmp is vectorised, a byte loop is not. */
-  size_t head = n < 16 ? n : 16;
-  for (size_t i = 0; i < head; i++)
-    if (c[i])
-      return false;
-  return n <= 16 || memcmp(c, c + 16, n - 16) == 0;
-}
-
 int vmdk_check_range(const char *path, uint64_t size, uint64_t offset, uint64_t count)
 {
   if (offset > size || count > size - offset ||

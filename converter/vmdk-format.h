@@ -137,8 +137,6 @@ int vmdk_pwrite_all(int fd, const char *path, const void *buf, size_t count, uin
 int vmdk_truncate(int fd, const char *path, uint64_t length);
 int vmdk_fsync(int fd, const char *path);
 
-/* True if n bytes at p are all zero. */
-bool vmdk_is_zero(const void *p, size_t n);
 
 /* Check a pwrite/zero range: inside the disk, grain-aligned except at its
  * end.  -1 reported (a bug in the caller). */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "is-zero.h"
 #include "log.h"
 #include "vmdk-format.h"
 
@@ -194,14 +195,14 @@ static int sparse_pwrite(struct p2v_image *img, const void *buf, size_t count, u
   size_t pos = 0;
   while (pos < count) {
     size_t n = count - pos < VMDK_GRAIN_BYTES ? count - pos : VMDK_GRAIN_BYTES;
-    if (vmdk_is_zero(data + pos, n)) {
+    if (p2v_is_zero(data + pos, n)) {
       pos += n;
       continue;
     }
     size_t run = n;
     while (pos + run < count) {
       size_t m = count - pos - run < VMDK_GRAIN_BYTES ? count - pos - run : VMDK_GRAIN_BYTES;
-      if (vmdk_is_zero(data + pos + run, m))
+      if (p2v_is_zero(data + pos + run, m))
         break;
       run += m;
     }

@@ -34,6 +34,7 @@
 
 #include "cleanup.h"
 #include "deflate-probe.h"
+#include "is-zero.h"
 #include "log.h"
 #include "vmdk-format.h"
 
@@ -517,7 +518,7 @@ static int stream_pwrite(struct p2v_image *img, const void *buf, size_t count, u
     size_t at = (size_t) i * VMDK_GRAIN_BYTES;
     size_t n = count - at < VMDK_GRAIN_BYTES ? count - at : VMDK_GRAIN_BYTES;
     const unsigned char *in = data + at;
-    if (vmdk_is_zero(in, n))
+    if (p2v_is_zero(in, n))
       continue;                             /* stays unallocated */
     if (n < VMDK_GRAIN_BYTES) {
       /* The disk's last grain, short: readers expect a whole grain. */

@@ -34,6 +34,7 @@
 
 #include "cleanup.h"
 #include "image.h"
+#include "is-zero.h"
 #include "log.h"
 #include "qcow2.h"
 
@@ -67,12 +68,6 @@ struct job {
   atomic_uint_fast64_t bytes_written, bytes_zeroed;
 };
 
-static bool all_zero(const unsigned char *p, size_t n)
-{
-  /* First byte zero and the buffer equal to itself shifted by one. */
-  return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 static int read_full(int fd, void *buf, size_t count, uint64_t offset)
 {
   unsigned char *p = buf;
@@ -100,11 +95,11 @@ static int do_data(struct job *job, unsigned char *buf, const struct request *r)
   uint64_t pos = 0;
   while (pos < r->length) {
     uint64_t n = r->length - pos < unit ? r->length - pos : unit;
-    bool zero = all_zero(buf + pos, n);
+    bool zero = p2v_is_zero(buf + pos, n);
     uint64_t end = pos + n;
     while (end < r->length) {
       uint64_t m = r->length - end < unit ? r->length - end : unit;
-      if (all_zero(buf + end, m) != zero) break;
+      if (p2v_is_zero(buf + end, m) != zero) break;
       end += m;
     }
     int ret;
