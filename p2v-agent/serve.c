@@ -2,7 +2,6 @@
  * then either listen for NBD clients or dial out to a listening converter.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,7 +264,13 @@ static int run_server(const struct serve_options *o, struct p2v_nbd_server *serv
   int listen_fd = p2v_net_listen(o->listen_address);
   if (listen_fd < 0)
     return EXIT_ERROR;
-  p2v_info("serving %zu disk(s) on %s", server->ndisks, o->listen_address);
+  /* One line saying where, so a person (or a script that asked for port
+   * 0) knows what to point the converter at. */
+  char bound[128];
+  if (p2v_net_local_address(listen_fd, bound, sizeof bound) == -1)
+    snprintf(bound, sizeof bound, "%s", o->listen_address);
+  fprintf(stderr, "%s: serving %zu disk(s) on %s%s\n", p2v_program_name(), server->ndisks,
+          bound, o->tls.mode == P2V_TLS_REQUIRE ? " (TLS required)" : "");
   int r = p2v_nbd_serve_listener(server, listen_fd, &stop_requested);
   close(listen_fd);
   return r < 0 ? EXIT_ERROR : EXIT_OK;

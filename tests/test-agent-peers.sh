@@ -79,6 +79,16 @@ for job in $(jobs -p); do
     [ "$job" = "$AGENT_PID" ] || [ "$job" = "$nbdkit_pid" ] || wait "$job" || fail "a concurrent client failed"
 done
 
+# Port 0: the kernel picks a free port and the agent says which.
+"$P2V_AGENT" serve --listen 127.0.0.1:0 "$disk" 2>"$TEST_DIR/any-port.log" &
+any_pid=$!
+stop_any() { kill $any_pid 2>/dev/null; wait $any_pid 2>/dev/null; }
+cleanup stop_any
+for _ in $(seq 100); do grep -q "serving" "$TEST_DIR/any-port.log" && break; sleep 0.1; done
+any_port=$(sed -n 's/.*serving 1 disk(s) on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TEST_DIR/any-port.log")
+[ -n "$any_port" ] || { cat "$TEST_DIR/any-port.log" >&2; fail "the agent did not say which port it got"; }
+[ "$(nbdinfo --size "nbd://127.0.0.1:$any_port/disk.img")" = 67108864 ] || fail "nothing serves on the announced port"
+
 # The source was not written.
 [ "$(sha256sum <"$disk")" = "$sum_before" ] || fail "the source changed"
 [ "$(stat -c %Y "$disk")" = "$mtime_before" ] || fail "the source's mtime changed"

@@ -49,6 +49,9 @@ int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
 /* "ADDR:PORT", "[v6]:PORT", or ":PORT"/"PORT" (127.0.0.1).  Returns a
  * listening socket, or -1 with a clear error (e.g. port in use). */
 int p2v_net_listen(const char *address);
+/* The numeric "ADDR:PORT" a socket is bound to (the port the kernel
+ * picked for ":0"); -1 if unknown. */
+int p2v_net_local_address(int fd, char *buf, size_t size);
 /* Connect to "HOST:PORT"; -1 with a clear error. */
 int p2v_net_connect(const char *address);
 /* Check the syntax of an address without resolving it; -1 with a clear

@@ -186,3 +186,16 @@ bool p2v_net_is_loopback(const char *address)
   freeaddrinfo(res);
   return all;
 }
+
+int p2v_net_local_address(int fd, char *buf, size_t size)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  char host[NI_MAXHOST], port[NI_MAXSERV];
+  if (getsockname(fd, (struct sockaddr *) &ss, &len) == -1 ||
+      getnameinfo((struct sockaddr *) &ss, len, host, sizeof host, port, sizeof port,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    return -1;
+  snprintf(buf, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+  return 0;
+}
