@@ -26,8 +26,10 @@ static inline void p2v_cleanup_fclose(FILE **fp)
   }
 }
 
-#define CLEANUP_FREE   __attribute__((cleanup(p2v_cleanup_free)))
-#define CLEANUP_CLOSE  __attribute__((cleanup(p2v_cleanup_close)))
-#define CLEANUP_FCLOSE __attribute__((cleanup(p2v_cleanup_fclose)))
+/* "unused": a variable that exists only to be cleaned up (it owns a
+ * pointer used under another name) is not a mistake; clang would warn. */
+#define CLEANUP_FREE   __attribute__((cleanup(p2v_cleanup_free), unused))
+#define CLEANUP_CLOSE  __attribute__((cleanup(p2v_cleanup_close), unused))
+#define CLEANUP_FCLOSE __attribute__((cleanup(p2v_cleanup_fclose), unused))
 
 #endif

@@ -1,0 +1,267 @@
+/* The files of a driver source: a folder (walked without following
+ * symlinks), or any archive libarchive reads (.zip, ISO 9660, tar).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "windows-catalog.h"
+
+struct walk {
+  const char *source;
+  win_inf_fn inf_fn;
+  win_file_fn file_fn;
+  void *opaque;
+  size_t entries, infs;
+};
+
+static bool is_inf(const char *path)
+{
+  size_t n = strlen(path);
+  return n > 4 && !strcasecmp(path + n - 4, ".inf");
+}
+
+/* Count and bound what a source may hold; 1 = skip this file. */
+static int admit(struct walk *w, const char *path, bool inf)
+{
+  if (++w->entries > WIN_MAX_FILES) {
+    p2v_error("%s: more than %d files; not a driver source", w->source, WIN_MAX_FILES);
+    return -1;
+  }
+  if (inf && ++w->infs > WIN_MAX_INFS) {
+    p2v_error("%s: more than %d INF files; point at a smaller folder", w->source, WIN_MAX_INFS);
+    return -1;
+  }
+  return 0;
+}
+
+static int deliver(struct walk *w, const char *path, const uint8_t *data, size_t size)
+{
+  if (size > INF_MAX_SIZE) {
+    p2v_warning("%s: %s: larger than %u bytes; skipped", w->source, path, INF_MAX_SIZE);
+    return 0;
+  }
+  return w->inf_fn(path, data, size, w->opaque);
+}
+
+/* ---- folders ---- */
+
+static int read_small_file(int dirfd, const char *name, uint8_t **data, size_t *size)
+{
+  CLEANUP_CLOSE int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  size_t cap = 65536, n = 0;
+  uint8_t *buf = malloc(cap);
+  while (buf) {
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0) {
+      free(buf);
+      return -1;
+    }
+    if (r == 0)
+      break;
+    n += r;
+    if (n > INF_MAX_SIZE)
+      break;                   /* deliver() reports it as too large */
+    if (n == cap) {
+      uint8_t *grown = realloc(buf, cap * 2);
+      if (!grown)
+        free(buf);
+      buf = grown;
+      cap *= 2;
+    }
+  }
+  if (!buf) {
+    errno = ENOMEM;
+    return -1;
+  }
+  *data = buf;
+  *size = n;
+  return 0;
+}
+
+static int walk_dir(struct walk *w, int fd, const char *rel, int depth)
+{
+  if (depth > WIN_MAX_DEPTH) {
+    p2v_warning("%s: %s: deeper than %d folders; skipped", w->source, rel, WIN_MAX_DEPTH);
+    close(fd);
+    return 0;
+  }
+  DIR *dir = fdopendir(fd);
+  if (!dir) {
+    close(fd);
+    p2v_error("%s: cannot read folder %s: %m", w->source, *rel ? rel : ".");
+    return -1;
+  }
+  int r = 0, dfd = dirfd(dir);
+  struct dirent *e;
+  while (r == 0 && (e = readdir(dir))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+      continue;
+    CLEANUP_FREE char *path = NULL;
+    if (asprintf(&path, "%s%s%s", rel, *rel ? "/" : "", e->d_name) < 0) {
+      p2v_error("%s: out of memory", w->source);
+      r = -1;
+      break;
+    }
+    struct stat st;
+    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      continue;
+    if (S_ISDIR(st.st_mode)) {
+      int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) {
+        p2v_error("%s: cannot open folder %s: %m", w->source, path);
+        r = -1;
+      } else
+        r = walk_dir(w, sub, path, depth + 1);
+      continue;
+    }
+    if (!S_ISREG(st.st_mode))
+      continue;
+    bool inf = is_inf(e->d_name);
+    if ((r = admit(w, path, inf)) != 0)
+      break;
+    if (!inf) {
+      r = w->file_fn(path, w->opaque);
+      continue;
+    }
+    CLEANUP_FREE uint8_t *data = NULL;
+    size_t size;
+    if (read_small_file(dfd, e->d_name, &data, &size) < 0) {
+      p2v_error("%s: cannot read %s: %m", w->source, path);
+      r = -1;
+      break;
+    }
+    r = deliver(w, path, data, size);
+  }
+  closedir(dir);
+  return r;
+}
+
+/* ---- archives ---- */
+
+static int read_entry(struct archive *a, uint8_t **data, size_t *size)
+{
+  size_t cap = 65536, n = 0;
+  uint8_t *buf = malloc(cap);
+  while (buf) {
+    la_ssize_t r = archive_read_data(a, buf + n, cap - n);
+    if (r < 0) {
+      free(buf);
+      return -1;
+    }
+    if (r == 0)
+      break;
+    n += r;
+    if (n > INF_MAX_SIZE)
+      break;
+    if (n == cap) {
+      uint8_t *grown = realloc(buf, cap * 2);
+      if (!grown)
+        free(buf);
+      buf = grown;
+      cap *= 2;
+    }
+  }
+  if (!buf)
+    return -1;
+  *data = buf;
+  *size = n;
+  return 0;
+}
+
+static int walk_archive(struct walk *w)
+{
+  struct archive *a = archive_read_new();
+  if (!a) {
+    p2v_error("%s: out of memory", w->source);
+    return -1;
+  }
+  /* Not format_all: its "empty" format would take any short file. */
+  archive_read_support_format_zip(a);
+  archive_read_support_format_iso9660(a);
+  archive_read_support_format_tar(a);
+  archive_read_support_format_7zip(a);
+  archive_read_support_filter_all(a);
+  if (archive_read_open_filename(a, w->source, 65536) != ARCHIVE_OK) {
+    p2v_error("%s: not a folder, .zip or ISO image: %s", w->source, archive_error_string(a));
+    archive_read_free(a);
+    return -1;
+  }
+  int r = 0;
+  struct archive_entry *e;
+  for (;;) {
+    int s = archive_read_next_header(a, &e);
+    if (s == ARCHIVE_EOF) {
+      if (w->entries == 0) {
+        p2v_error("%s: no files in it: an empty or truncated archive", w->source);
+        r = -1;
+      }
+      break;
+    }
+    if (s != ARCHIVE_OK && s != ARCHIVE_WARN) {
+      p2v_error("%s: broken archive: %s", w->source, archive_error_string(a));
+      r = -1;
+      break;
+    }
+    if (archive_entry_filetype(e) != AE_IFREG)
+      continue;
+    const char *path = archive_entry_pathname(e);
+    if (!path)
+      continue;
+    while (path[0] == '.' && path[1] == '/')
+      path += 2;
+    while (path[0] == '/')
+      path++;
+    bool inf = is_inf(path);
+    if ((r = admit(w, path, inf)) != 0)
+      break;
+    if (!inf) {
+      if ((r = w->file_fn(path, w->opaque)) != 0)
+        break;
+      continue;
+    }
+    CLEANUP_FREE uint8_t *data = NULL;
+    size_t size;
+    if (read_entry(a, &data, &size) < 0) {
+      p2v_error("%s: broken archive: %s: %s", w->source, path,
+                archive_error_string(a) ? archive_error_string(a) : "out of memory");
+      r = -1;
+      break;
+    }
+    if ((r = deliver(w, path, data, size)) != 0)
+      break;
+  }
+  archive_read_free(a);
+  return r;
+}
+
+int win_source_walk(const char *source, win_inf_fn inf_fn, win_file_fn file_fn, void *opaque)
+{
+  struct walk w = { source, inf_fn, file_fn, opaque, 0, 0 };
+  struct stat st;
+  if (stat(source, &st) < 0) {
+    p2v_error("%s: %m", source);
+    return -1;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    int fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      p2v_error("%s: cannot open folder: %m", source);
+      return -1;
+    }
+    return walk_dir(&w, fd, "", 0);
+  }
+  return walk_archive(&w);
+}
