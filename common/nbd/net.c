@@ -91,31 +91,41 @@ static struct addrinfo *resolve(const char *address, bool passive, const char *w
   return res;
 }
 
-int p2v_net_listen(const char *address)
+/* A socket on the first of the resolved addresses for which it works:
+ * bound and listening, or connected.  -1 with errno from the last try. */
+static int open_first(struct addrinfo *res, bool listening)
 {
-  struct addrinfo *res = resolve(address, true, "listen on");
-  if (!res)
-    return -1;
-  int fd = -1, err = 0;
+  int err = EADDRNOTAVAIL;
   for (struct addrinfo *a = res; a; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd == -1) {
       err = errno;
       continue;
     }
     int one = 1;
-    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
-      break;
+    if (listening)
+      (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (listening ? bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0
+                  : connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+      return fd;
     err = errno;
     close(fd);
-    fd = -1;
   }
+  errno = err;
+  return -1;
+}
+
+int p2v_net_listen(const char *address)
+{
+  struct addrinfo *res = resolve(address, true, "listen on");
+  if (!res)
+    return -1;
+  int fd = open_first(res, true);
+  int err = errno;
   freeaddrinfo(res);
-  if (fd == -1) {
-    errno = err;
+  errno = err;
+  if (fd == -1)
     p2v_error("cannot listen on %s: %m", address);
-  }
   return fd;
 }
 
@@ -124,22 +134,11 @@ int p2v_net_connect(const char *address)
   struct addrinfo *res = resolve(address, false, "connect to");
   if (!res)
     return -1;
-  int fd = -1, err = 0;
-  for (struct addrinfo *a = res; a; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd == -1) {
-      err = errno;
-      continue;
-    }
-    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-      break;
-    err = errno;
-    close(fd);
-    fd = -1;
-  }
+  int fd = open_first(res, false);
+  int err = errno;
   freeaddrinfo(res);
+  errno = err;
   if (fd == -1) {
-    errno = err;
     p2v_error("cannot connect to %s: %m", address);
     return -1;
   }
