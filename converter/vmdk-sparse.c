@@ -182,6 +182,30 @@ static int allocate(struct vmdk_sparse *s, uint64_t first, uint64_t n, uint64_t 
   return 0;
 }
 
+/* Record [offset, offset+count) as covered (under the lock), then write
+ * the grain tables that became complete (outside it).  check_first: fail
+ * at once if the image has already failed. */
+static int cover_and_write(struct vmdk_sparse *s, uint64_t offset, uint64_t count,
+                           bool check_first)
+{
+  struct done_tables done = { 0 };
+  pthread_mutex_lock(&s->lock);
+  int r = check_first ? check_failed(s) : 0;
+  if (r == 0)
+    r = cover(s, offset, count, &done);
+  if (r == -1)
+    failed_locked(s);
+  pthread_mutex_unlock(&s->lock);
+  if (r == 0)
+    r = write_done(s, &done);
+  int e = errno;
+  done_tables_free(&done);
+  errno = e;
+  if (r == -1)
+    set_failed(s);
+  return r;
+}
+
 static int sparse_pwrite(struct p2v_image *img, const void *buf, size_t count, uint64_t offset)
 {
   struct vmdk_sparse *s = (struct vmdk_sparse *) img;
@@ -227,21 +251,7 @@ static int sparse_pwrite(struct p2v_image *img, const void *buf, size_t count, u
     }
     pos += run;
   }
-
-  struct done_tables done = { 0 };
-  pthread_mutex_lock(&s->lock);
-  int r = cover(s, offset, count, &done);
-  if (r == -1)
-    failed_locked(s);
-  pthread_mutex_unlock(&s->lock);
-  if (r == 0)
-    r = write_done(s, &done);
-  int e = errno;
-  done_tables_free(&done);
-  errno = e;
-  if (r == -1)
-    set_failed(s);
-  return r;
+  return cover_and_write(s, offset, count, false);
 }
 
 static int sparse_zero(struct p2v_image *img, uint64_t offset, uint64_t count)
@@ -249,22 +259,7 @@ static int sparse_zero(struct p2v_image *img, uint64_t offset, uint64_t count)
   struct vmdk_sparse *s = (struct vmdk_sparse *) img;
   if (vmdk_check_range(s->path, s->l.size, offset, count) == -1)
     return -1;
-  struct done_tables done = { 0 };
-  pthread_mutex_lock(&s->lock);
-  int r = check_failed(s);
-  if (r == 0)
-    r = cover(s, offset, count, &done);
-  if (r == -1)
-    failed_locked(s);
-  pthread_mutex_unlock(&s->lock);
-  if (r == 0)
-    r = write_done(s, &done);
-  int e = errno;
-  done_tables_free(&done);
-  errno = e;
-  if (r == -1)
-    set_failed(s);
-  return r;
+  return cover_and_write(s, offset, count, true);
 }
 
 static int sparse_finish(struct p2v_image *img)
