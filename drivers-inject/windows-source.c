@@ -54,17 +54,17 @@ static int deliver(struct walk *w, const char *path, const uint8_t *data, size_t
   return w->inf_fn(path, data, size, w->opaque);
 }
 
-/* ---- folders ---- */
-
-static int read_small_file(int dirfd, const char *name, uint8_t **data, size_t *size)
+/* Read everything a reader gives into a growing buffer, stopping just
+ * past INF_MAX_SIZE (deliver() reports such a file as too large).  The
+ * same for files in folders and entries in archives.  0, or -1 with
+ * errno (ENOMEM when out of memory). */
+static int read_capped(ssize_t (*read_fn)(void *ctx, void *buf, size_t len), void *ctx,
+                       uint8_t **data, size_t *size)
 {
-  CLEANUP_CLOSE int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
   size_t cap = 65536, n = 0;
   uint8_t *buf = malloc(cap);
   while (buf) {
-    ssize_t r = read(fd, buf + n, cap - n);
+    ssize_t r = read_fn(ctx, buf + n, cap - n);
     if (r < 0) {
       free(buf);
       return -1;
@@ -73,7 +73,7 @@ static int read_small_file(int dirfd, const char *name, uint8_t **data, size_t *
       break;
     n += r;
     if (n > INF_MAX_SIZE)
-      break;                   /* deliver() reports it as too large */
+      break;
     if (n == cap) {
       uint8_t *grown = realloc(buf, cap * 2);
       if (!grown)
@@ -89,6 +89,21 @@ static int read_small_file(int dirfd, const char *name, uint8_t **data, size_t *
   *data = buf;
   *size = n;
   return 0;
+}
+
+/* ---- folders ---- */
+
+static ssize_t read_from_fd(void *ctx, void *buf, size_t len)
+{
+  return read(*(int *) ctx, buf, len);
+}
+
+static int read_small_file(int dirfd, const char *name, uint8_t **data, size_t *size)
+{
+  CLEANUP_CLOSE int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  return read_capped(read_from_fd, &fd, data, size);
 }
 
 static int walk_dir(struct walk *w, int fd, const char *rel, int depth)
@@ -151,34 +166,14 @@ static int walk_dir(struct walk *w, int fd, const char *rel, int depth)
 
 /* ---- archives ---- */
 
+static ssize_t read_from_archive(void *ctx, void *buf, size_t len)
+{
+  return archive_read_data(ctx, buf, len);
+}
+
 static int read_entry(struct archive *a, uint8_t **data, size_t *size)
 {
-  size_t cap = 65536, n = 0;
-  uint8_t *buf = malloc(cap);
-  while (buf) {
-    la_ssize_t r = archive_read_data(a, buf + n, cap - n);
-    if (r < 0) {
-      free(buf);
-      return -1;
-    }
-    if (r == 0)
-      break;
-    n += r;
-    if (n > INF_MAX_SIZE)
-      break;
-    if (n == cap) {
-      uint8_t *grown = realloc(buf, cap * 2);
-      if (!grown)
-        free(buf);
-      buf = grown;
-      cap *= 2;
-    }
-  }
-  if (!buf)
-    return -1;
-  *data = buf;
-  *size = n;
-  return 0;
+  return read_capped(read_from_archive, a, data, size);
 }
 
 static int walk_archive(struct walk *w)
