@@ -37,8 +37,26 @@ requires() {
 }
 
 # A TCP port nothing listens on (picked by the kernel).
+# A port below the kernel's ephemeral range (32768 and up), so the client
+# side of some other test's connection cannot take it between this check
+# and the server binding it; random, so parallel tests rarely pick the same.
 free_port() {
-    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    "$PYTHON" -c '
+import random, socket
+for _ in range(200):
+    port = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("free_port: no free port in 20000-31999")
+'
 }
 
 # wait_for_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
