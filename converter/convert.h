@@ -22,11 +22,34 @@ enum {
   EXIT_DISK_FULL = 7,            /* ENOSPC or EDQUOT writing the output */
   EXIT_READ_ERROR = 8,           /* the source failed a read after retries */
   EXIT_STALLED = 9,              /* no progress for --stall-timeout seconds */
+  /* run only */
+  EXIT_PREFLIGHT = 10,           /* preflight failed: space, format limits, survey, an unreadable export */
+  EXIT_NO_OS = 11,               /* no operating system found, or one that cannot be converted */
+  EXIT_CONVERT = 12,             /* inspection or conversion of the guest failed */
+  EXIT_VERIFY = 13,              /* an output differs from its converted overlay */
+  EXIT_BOOT_TEST = 14,           /* the boot test ran and did not reach the login prompt */
   EXIT_INTERRUPTED = 130,        /* SIGINT; SIGTERM gives 143 */
 };
 
 /* copy-command.c */
 int convert_copy(int argc, char **argv);
+
+/* nbd-source.c: one source image over a libnbd handle, whatever made it. */
+struct nbd_handle;
+/* Another handle on the same export (for reopen): name is the URI or
+ * export name given to nbd_source_new.  NULL with the error reported. */
+typedef struct nbd_handle *(*nbd_reconnect_fn)(void *opaque, const char *name,
+                                               enum p2v_open_failure *why);
+/* Wrap a handle that is in transmission (base:allocation asked for) as a
+ * source image; takes nbd (closed on failure).  reconnect NULL: no
+ * reopen.  NULL with the error reported. */
+struct p2v_image *nbd_source_new(struct nbd_handle *nbd, const char *name,
+                                 nbd_reconnect_fn reconnect, void *opaque);
+/* libnbd's last error without its "nbd_connect_uri: " style prefix. */
+const char *p2v_nbd_message(void);
+
+/* run-command.c (the rest of run is in run.h) */
+int convert_run(int argc, char **argv);
 
 /* progress.c: a terminal bar or a JSON line stream, from the same state. */
 enum progress_mode { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_JSON, PROGRESS_NONE };
@@ -77,6 +100,15 @@ enum copy_result {
 enum copy_result copy_image(struct p2v_image *source, struct p2v_image *sink,
                             const struct copy_options *o, struct copy_stats *stats,
                             int *signo);
+
+/* copy-command.c, shared with run: the exit code (enum above) of a copy
+ * that ended with r, and the writer of FORMAT ("qcow2", "vmdk",
+ * "vmdk-stream", "raw") created at path (NULL with an error reported). */
+int copy_exit_code(enum copy_result r, int signo);
+/* The exit code of a source that could not be opened. */
+int copy_open_exit_code(enum p2v_open_failure why);
+struct p2v_image *copy_sink_create(const char *format, const char *path,
+                                   const struct p2v_sink_options *o);
 
 /* summary.c */
 struct summary {

@@ -1,7 +1,9 @@
-/* p2v-convert copy SOURCE -o OUTPUT: the command line around the copy
- * engine.  The output is written as OUTPUT.part and renamed to OUTPUT only
- * once the sink's finish succeeded, so a file named OUTPUT is always
- * complete; on failure OUTPUT.part is removed (there is no resume yet).
+/* p2v-convert copy SOURCE -o OUTPUT, and copy --listen ADDR:PORT -o DIR
+ * (the source dials in and offers its disks and survey, docs/dial-in.md):
+ * the command line around the copy engine.  Every output is written as
+ * NAME.part and renamed to NAME only once complete (the sink's finish
+ * succeeded), so a file named NAME is always complete; on failure NAME.part
+ * is removed (there is no resume yet).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,29 +21,45 @@
 #include "cleanup.h"
 #include "convert.h"
 #include "log.h"
+#include "nbd-server.h"
 
 struct format {
   const char *name;
   const char *extensions[3];     /* that imply it, for OUTPUT without -O */
+  const char *extension;         /* given to outputs named after an export */
   struct p2v_image *(*create)(const char *path, const struct p2v_sink_options *o);
 };
 
 static const struct format formats[] = {
-  { "qcow2",       { ".qcow2" },        p2v_qcow2_create },
-  { "vmdk",        { ".vmdk" },         p2v_vmdk_create },
-  { "vmdk-stream", { NULL },            p2v_vmdk_stream_create },
-  { "raw",         { ".raw", ".img" },  p2v_raw_create },
+  { "qcow2",       { ".qcow2" },        ".qcow2", p2v_qcow2_create },
+  { "vmdk",        { ".vmdk" },         ".vmdk",  p2v_vmdk_create },
+  { "vmdk-stream", { NULL },            ".vmdk",  p2v_vmdk_stream_create },
+  { "raw",         { ".raw", ".img" },  ".raw",   p2v_raw_create },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
+
+struct p2v_image *copy_sink_create(const char *format, const char *path,
+                                   const struct p2v_sink_options *o)
+{
+  for (size_t i = 0; i < NFORMATS; i++)
+    if (!strcmp(formats[i].name, format))
+      return formats[i].create(path, o);
+  p2v_error("unknown output format '%s'; use qcow2, vmdk, vmdk-stream or raw", format);
+  return NULL;
+}
 
 static void print_usage(FILE *out)
 {
   fputs("Usage: p2v-convert copy SOURCE -o OUTPUT [OPTIONS]\n"
+        "       p2v-convert copy --listen ADDR:PORT -O FORMAT -o DIR [OPTIONS]\n"
         "\n"
         "Copy an NBD export (nbd://, nbds://, nbd+unix://) into a disk image,\n"
-        "reading only allocated data.\n"
+        "reading only allocated data.  With --listen, wait for the source to dial\n"
+        "in (p2v-agent serve --connect) and copy every disk it offers into\n"
+        "DIR/EXPORT.EXT (.qcow2, .vmdk or .raw) and its survey into DIR/survey.json.\n"
         "\n"
-        "  -o, --output FILE        the image to write (written as FILE.part, then renamed)\n"
+        "  -o, --output FILE        the image to write (written as FILE.part, then renamed);\n"
+        "                           with --listen, the folder to write into\n"
         "  -O, --format FORMAT      qcow2, vmdk, vmdk-stream or raw (default: from\n"
         "                           FILE's extension: .qcow2, .vmdk, .raw, .img)\n"
         "      --compress           qcow2: compressed clusters\n"
@@ -53,27 +71,38 @@ static void print_usage(FILE *out)
         "      --progress-fd FD     write progress to FD instead of stderr\n"
         "      --json               print the summary as JSON on stdout\n"
         "      --stall-timeout SEC  give up after SEC seconds without progress (60; 0: never)\n"
+        "      --listen ADDR:PORT   listen there for a source that dials in (:0: any port)\n"
+        "      --wait SEC           with --listen: give up if nobody dials in (0: never, default)\n"
+        "      --tls-psk FILE       with --listen: TLS with a pre-shared key (psktool format)\n"
+        "      --tls-certificates DIR  refused with --listen for now (see docs/dial-in.md)\n"
         "  -v, --verbose            more messages (twice: debug)\n"
         "\n"
         "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable, 4 no such\n"
         "export, 5 TLS failure, 6 output exists, 7 disk full, 8 source read error,\n"
-        "9 stalled, 130/143 interrupted (SIGINT/SIGTERM).  See docs/p2v-convert.md.\n", out);
+        "9 stalled, 130/143 interrupted (SIGINT/SIGTERM); with --listen, 3 means\n"
+        "nobody dialled in.  See docs/p2v-convert.md and docs/dial-in.md.\n", out);
 }
 
 /* ---- one error line per failure ---- */
 
 static struct progress *log_progress;   /* the bar to clear before a message */
-static bool error_printed;
+static bool in_copy;                    /* a copy_image() is running */
+static bool copy_error_printed;         /* during this copy */
+static bool any_error_printed;          /* during this command */
 
-/* Errors after the first are consequences of it (other threads failing
- * as the copy stops), so only the first is shown unless -v. */
+/* During one copy, errors after the first are consequences of it (other
+ * threads failing as the copy stops), so only the first is shown unless
+ * -v.  Outside a copy (between disks with --listen, waiting for the next
+ * dial) every error is shown: each is a failure of its own. */
 static void log_sink(enum p2v_log_level level, const char *message)
 {
   static const char *const prefix[] = { "", "warning: ", "", "debug: " };
   if (level == P2V_LOG_ERROR) {
-    if (error_printed && p2v_log_verbosity() < 1)
+    if (in_copy && copy_error_printed && p2v_log_verbosity() < 1)
       return;
-    error_printed = true;
+    if (in_copy)
+      copy_error_printed = true;
+    any_error_printed = true;
   }
   progress_clear_line(log_progress);
   fprintf(stderr, "%s: %s%s\n", p2v_program_name(), prefix[level], message);
@@ -83,6 +112,8 @@ static void log_sink(enum p2v_log_level level, const char *message)
 
 struct copy_args {
   const char *source, *output, *format;
+  const char *listen, *tls_psk, *tls_certificates;
+  unsigned wait;
   bool compress, force, json;
   unsigned connections, requests, threads;
   uint32_t chunk_size;
@@ -107,7 +138,8 @@ static int parse_unsigned(const char *option, const char *arg, unsigned min, uns
 
 enum {
   OPT_COMPRESS = 256, OPT_CONNECTIONS, OPT_REQUESTS, OPT_THREADS, OPT_FORCE, OPT_PROGRESS,
-  OPT_PROGRESS_FD, OPT_JSON, OPT_STALL, OPT_CHUNK,
+  OPT_PROGRESS_FD, OPT_JSON, OPT_STALL, OPT_CHUNK, OPT_LISTEN, OPT_WAIT, OPT_TLS_PSK,
+  OPT_TLS_CERTIFICATES,
 };
 
 static const struct option long_options[] = {
@@ -123,10 +155,37 @@ static const struct option long_options[] = {
   { "json",          no_argument,       NULL, OPT_JSON },
   { "stall-timeout", required_argument, NULL, OPT_STALL },
   { "chunk-size",    required_argument, NULL, OPT_CHUNK },   /* for bench/ */
+  { "listen",        required_argument, NULL, OPT_LISTEN },
+  { "wait",          required_argument, NULL, OPT_WAIT },
+  { "tls-psk",       required_argument, NULL, OPT_TLS_PSK },
+  { "tls-certificates", required_argument, NULL, OPT_TLS_CERTIFICATES },
   { "verbose",       no_argument,       NULL, 'v' },
   { "help",          no_argument,       NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
+
+/* The rest of the command line with --listen: 0, or -1 reported. */
+static int check_listen_args(int argc, char **argv, struct copy_args *a)
+{
+  if (optind < argc) {
+    p2v_error("unexpected argument '%s': with --listen the source dials in, so no SOURCE "
+              "is given", argv[optind]);
+    return -1;
+  }
+  if (!a->output) {
+    p2v_error("no output folder given; add -o DIR");
+    return -1;
+  }
+  if (!a->format) {
+    p2v_error("no format given; with --listen add -O qcow2, vmdk, vmdk-stream or raw");
+    return -1;
+  }
+  if (a->tls_psk && a->tls_certificates) {
+    p2v_error("--tls-psk and --tls-certificates exclude each other");
+    return -1;
+  }
+  return p2v_net_check_address(a->listen, "listen on");
+}
 
 /* 0 go on, 1 done (--help), -1 usage error reported. */
 static int parse_args(int argc, char **argv, struct copy_args *a)
@@ -146,6 +205,12 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
     case 'o': a->output = optarg; break;
     case 'O': a->format = optarg; break;
     case OPT_COMPRESS: a->compress = true; break;
+    case OPT_LISTEN: a->listen = optarg; break;
+    case OPT_TLS_PSK: a->tls_psk = optarg; break;
+    case OPT_TLS_CERTIFICATES: a->tls_certificates = optarg; break;
+    case OPT_WAIT:
+      if (parse_unsigned("--wait", optarg, 0, 7 * 24 * 3600, &a->wait) == -1) return -1;
+      break;
     case OPT_FORCE: a->force = true; break;
     case OPT_JSON: a->json = true; break;
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
@@ -192,6 +257,13 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
       return -1;
     }
   }
+  if (a->listen)
+    return check_listen_args(argc, argv, a);
+  if (a->wait || a->tls_psk || a->tls_certificates) {
+    p2v_error("--wait, --tls-psk and --tls-certificates are for --listen (a SOURCE URI "
+              "carries its own TLS settings)");
+    return -1;
+  }
   if (optind >= argc) {
     p2v_error("no source given; usage: p2v-convert copy nbd://HOST[:PORT]/EXPORT -o OUTPUT");
     return -1;
@@ -232,23 +304,23 @@ static const struct format *pick_format(const struct copy_args *a)
 /* ---- the output file ---- */
 
 /* Refuse to overwrite without --force; with it, only a leftover .part is
- * removed now (OUTPUT itself is replaced by the final rename).  0, or the
+ * removed now (output itself is replaced by the final rename).  0, or the
  * exit code with the error reported. */
-static int check_output(const struct copy_args *a, const char *part)
+static int check_output(const char *output, const char *part, bool force)
 {
   struct stat st;
-  if (lstat(a->output, &st) == 0) {
-    if (!a->force) {
-      p2v_error("output %s exists; use --force to replace it", a->output);
+  if (lstat(output, &st) == 0) {
+    if (!force) {
+      p2v_error("output %s exists; use --force to replace it", output);
       return EXIT_OUTPUT_EXISTS;
     }
     if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-      p2v_error("output %s exists and is not a regular file; not replacing it", a->output);
+      p2v_error("output %s exists and is not a regular file; not replacing it", output);
       return EXIT_OUTPUT_EXISTS;
     }
   }
   if (lstat(part, &st) == 0) {
-    if (!a->force) {
+    if (!force) {
       p2v_error("%s exists (another copy running, or one that was stopped); "
                 "remove it or use --force", part);
       return EXIT_OUTPUT_EXISTS;
@@ -277,7 +349,7 @@ static int commit_output(const char *part, const char *output)
   return 0;
 }
 
-static int exit_code(enum copy_result r, int signo)
+int copy_exit_code(enum copy_result r, int signo)
 {
   switch (r) {
   case COPY_OK: return EXIT_OK;
@@ -291,7 +363,7 @@ static int exit_code(enum copy_result r, int signo)
   return EXIT_FAILURE_OTHER;
 }
 
-static int open_exit_code(enum p2v_open_failure why)
+int copy_open_exit_code(enum p2v_open_failure why)
 {
   switch (why) {
   case P2V_OPEN_UNREACHABLE: return EXIT_UNREACHABLE;
@@ -309,6 +381,235 @@ static double now(void)
   return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+/* Copy source (closed here) into output, written as part and renamed
+ * once complete, and print the summary.  start: when the copy began, for
+ * the summary's time.  Returns the exit code. */
+static int copy_one(const struct copy_args *a, const struct format *format,
+                    struct p2v_image *source, const char *source_name,
+                    const char *output, const char *part, unsigned connections,
+                    double start)
+{
+  /* From here on there is a file to clean up: the engine waits for the
+   * stop signals itself (a signal that comes earlier stays pending until
+   * it does), and every thread it starts inherits the mask.  Before, the
+   * default action is right: a Ctrl-C during a slow connect just ends. */
+  sigset_t stop_signals, old_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+
+  struct p2v_sink_options sink_options = { .size = source->size, .compress = a->compress,
+                                           .final_path = output };
+  struct p2v_image *sink = format->create(part, &sink_options);
+  if (!sink) {
+    int err = errno;
+    source->ops->close(source);
+    return err == ENOSPC || err == EDQUOT ? EXIT_DISK_FULL
+         : err == EEXIST ? EXIT_OUTPUT_EXISTS : EXIT_FAILURE_OTHER;
+  }
+
+  struct progress *progress = progress_new(a->progress, a->progress_fd);
+  log_progress = progress;
+  copy_error_printed = false;
+  in_copy = true;
+
+  struct copy_options options = {
+    .connections = connections, .requests = a->requests, .writers = a->threads,
+    .chunk_size = a->chunk_size, .stall_timeout = a->stall_timeout, .progress = progress,
+  };
+  struct copy_stats stats;
+  int signo = 0;
+  enum copy_result result = copy_image(source, sink, &options, &stats, &signo);
+  source->ops->close(source);
+
+  if (result == COPY_OK && sink->ops->finish(sink) == -1)
+    result = errno == ENOSPC || errno == EDQUOT ? COPY_DISK_FULL : COPY_WRITE_ERROR;
+  sink->ops->close(sink);
+  if (result == COPY_OK && commit_output(part, output) == -1)
+    result = COPY_WRITE_ERROR;
+  stats.seconds = now() - start;
+
+  if (result != COPY_OK) {
+    progress_clear_line(progress);
+    unlink(part);
+  } else
+    progress_end(progress, stats.size, stats.size);
+  log_progress = NULL;
+  in_copy = false;
+  progress_free(progress);
+
+  int status = copy_exit_code(result, signo);
+  if (result == COPY_OK) {
+    struct summary s = { source_name, output, format->name, &stats };
+    if (a->json ? summary_print_json(&s) == -1 : (summary_print_text(&s), false))
+      status = EXIT_FAILURE_OTHER;
+    fflush(stdout);
+  }
+  /* Between copies (--listen) a Ctrl-C ends the command at once again;
+   * every output so far is complete. */
+  if (status == EXIT_OK)
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  return status;
+}
+
+/* copy SOURCE -o OUTPUT */
+static int copy_uri(const struct copy_args *a, const struct format *format)
+{
+  CLEANUP_FREE char *part = NULL;
+  if (asprintf(&part, "%s.part", a->output) == -1) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  int r = check_output(a->output, part, a->force);
+  if (r != 0)
+    return r;
+
+  double start = now();
+  enum p2v_open_failure why;
+  struct p2v_image *source = p2v_nbd_open(a->source, &why);
+  if (!source)
+    return copy_open_exit_code(why);
+  return copy_one(a, format, source, a->source, a->output, part, a->connections, start);
+}
+
+/* Write the survey the source sent as path (via path.part): 0, or -1
+ * reported. */
+static int write_survey(const char *path, const char *part, const char *json, size_t len)
+{
+  int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd == -1) {
+    p2v_error("cannot create %s: %m", part);
+    return -1;
+  }
+  const char *p = json;
+  size_t left = len;
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      p2v_error("cannot write %s: %m", part);
+      goto fail;
+    }
+    p += n;
+    left -= (size_t) n;
+  }
+  if (fsync(fd) == -1) {
+    p2v_error("cannot write %s: %m", part);
+    goto fail;
+  }
+  if (close(fd) == -1) {
+    fd = -1;
+    p2v_error("cannot write %s: %m", part);
+    goto fail;
+  }
+  if (commit_output(part, path) == -1) {
+    unlink(part);
+    return -1;
+  }
+  return 0;
+
+fail:
+  if (fd >= 0)
+    close(fd);
+  unlink(part);
+  return -1;
+}
+
+/* DIR exists as a folder, or is made.  0, or -1 reported. */
+static int make_output_dir(const char *dir)
+{
+  struct stat st;
+  if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+    p2v_error("cannot create the output folder %s: %m", dir);
+    return -1;
+  }
+  if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+    p2v_error("output %s is not a folder; with --listen, -o names the folder to write into",
+              dir);
+    return -1;
+  }
+  return 0;
+}
+
+struct output_name {
+  char *path, *part;
+};
+
+static void free_output_names(struct output_name *o, size_t n)
+{
+  for (size_t i = 0; o && i < n; i++) {
+    free(o[i].path);
+    free(o[i].part);
+  }
+  free(o);
+}
+
+/* copy --listen ADDR:PORT -O FORMAT -o DIR */
+static int copy_dialin(const struct copy_args *a, const struct format *format)
+{
+  if (make_output_dir(a->output) == -1)
+    return EXIT_FAILURE_OTHER;
+  struct p2v_dialin_options options = {
+    .address = a->listen, .wait_seconds = a->wait,
+    .tls_psk_file = a->tls_psk, .tls_certificates = a->tls_certificates,
+  };
+  enum p2v_open_failure why;
+  struct p2v_dialin *d = p2v_dialin_listen(&options, &why);
+  if (!d)
+    return copy_open_exit_code(why);
+
+  int status = EXIT_FAILURE_OTHER;
+  const char *const *names;
+  size_t n = p2v_dialin_exports(d, &names);
+  size_t survey_len;
+  const char *survey = p2v_dialin_survey(d, &survey_len);
+  /* Every output is checked before anything is written. */
+  struct output_name *out = calloc(n + 1, sizeof *out);
+  if (!out) {
+    p2v_error("out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i <= n; i++) {
+    int r = i < n ? asprintf(&out[i].path, "%s/%s%s", a->output, names[i], format->extension)
+                  : asprintf(&out[i].path, "%s/survey.json", a->output);
+    if (r == -1 || asprintf(&out[i].part, "%s.part", out[i].path) == -1) {
+      out[i].path = out[i].part = NULL;
+      p2v_error("out of memory");
+      goto done;
+    }
+    if (i == n && !survey)
+      break;
+    if ((status = check_output(out[i].path, out[i].part, a->force)) != 0)
+      goto done;
+    status = EXIT_FAILURE_OTHER;
+  }
+  if (survey && write_survey(out[n].path, out[n].part, survey, survey_len) == -1)
+    goto done;
+
+  unsigned connections = p2v_dialin_connections(d);
+  if (connections > a->connections)
+    connections = a->connections;
+  for (size_t i = 0; i < n; i++) {
+    double start = now();
+    struct p2v_image *source = p2v_dialin_open(d, names[i], &why);
+    if (!source) {
+      status = copy_open_exit_code(why);
+      goto done;
+    }
+    if ((status = copy_one(a, format, source, names[i], out[i].path, out[i].part,
+                           connections, start)) != EXIT_OK)
+      goto done;
+  }
+  status = p2v_dialin_done(d) == 0 ? EXIT_OK : EXIT_FAILURE_OTHER;
+
+done:
+  free_output_names(out, n + 1);
+  p2v_dialin_close(d);
+  return status;
+}
+
 int convert_copy(int argc, char **argv)
 {
   struct copy_args a;
@@ -324,72 +625,12 @@ int convert_copy(int argc, char **argv)
   }
 
   signal(SIGPIPE, SIG_IGN);
-
-  CLEANUP_FREE char *part = NULL;
-  if (asprintf(&part, "%s.part", a.output) == -1) {
-    p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
-  }
-  if ((r = check_output(&a, part)) != 0)
-    return r;
-
-  double start = now();
-  enum p2v_open_failure why;
-  struct p2v_image *source = p2v_nbd_open(a.source, &why);
-  if (!source)
-    return open_exit_code(why);
-
-  /* From here on there is a file to clean up: the engine waits for the
-   * stop signals itself (a signal that comes earlier stays pending until
-   * it does), and every thread it starts inherits the mask.  Before, the
-   * default action is right: a Ctrl-C during a slow connect just ends. */
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-
-  struct p2v_sink_options sink_options = { .size = source->size, .compress = a.compress,
-                                           .final_path = a.output };
-  struct p2v_image *sink = format->create(part, &sink_options);
-  if (!sink) {
-    source->ops->close(source);
-    return errno == ENOSPC || errno == EDQUOT ? EXIT_DISK_FULL
-         : errno == EEXIST ? EXIT_OUTPUT_EXISTS : EXIT_FAILURE_OTHER;
-  }
-
-  struct progress *progress = progress_new(a.progress, a.progress_fd);
-  log_progress = progress;
   p2v_log_set_sink(log_sink);
-
-  struct copy_options options = {
-    .connections = a.connections, .requests = a.requests, .writers = a.threads,
-    .chunk_size = a.chunk_size, .stall_timeout = a.stall_timeout, .progress = progress,
-  };
-  struct copy_stats stats;
-  int signo = 0;
-  enum copy_result result = copy_image(source, sink, &options, &stats, &signo);
-  source->ops->close(source);
-
-  if (result == COPY_OK && sink->ops->finish(sink) == -1)
-    result = errno == ENOSPC || errno == EDQUOT ? COPY_DISK_FULL : COPY_WRITE_ERROR;
-  sink->ops->close(sink);
-  if (result == COPY_OK && commit_output(part, a.output) == -1)
-    result = COPY_WRITE_ERROR;
-  stats.seconds = now() - start;
-
-  if (result != COPY_OK) {
-    progress_clear_line(progress);
-    unlink(part);
-  } else
-    progress_end(progress, stats.size, stats.size);
-  log_progress = NULL;
-  progress_free(progress);
-
-  if (result == COPY_OK) {
-    struct summary s = { a.source, a.output, format->name, &stats };
-    if (a.json ? summary_print_json(&s) == -1 : (summary_print_text(&s), false))
-      return EXIT_FAILURE_OTHER;
-  }
-  return exit_code(result, signo);
+  int status = a.listen ? copy_dialin(&a, format) : copy_uri(&a, format);
+  /* Every failure says why in one line; a path that forgot to is a bug,
+   * but the person running the command still gets a line. */
+  if (status != EXIT_OK && !any_error_printed)
+    p2v_error("failed with exit code %d but no reason was given (a bug); run again with "
+              "-vv and report the output", status);
+  return status;
 }

@@ -110,6 +110,41 @@ enum p2v_open_failure {
  * reported and *why set. */
 struct p2v_image *p2v_nbd_open(const char *uri, enum p2v_open_failure *why);
 
+/* Dial-in (docs/dial-in.md): the converter listens, the source's agent or
+ * live image dials in and serves NBD on each connection it opens. */
+struct p2v_dialin;
+struct p2v_dialin_options {
+  const char *address;     /* "ADDR:PORT" to listen on */
+  unsigned wait_seconds;   /* for the first connection; 0: forever */
+  /* TLS, as the converter (the NBD client) does it over the dialled
+   * socket; all NULL: plain. */
+  const char *tls_psk_file;
+  const char *tls_certificates;   /* directory with ca-cert.pem, client-cert.pem, client-key.pem */
+};
+/* Listen and wait for the first connection; NULL with one error reported
+ * and *why set (P2V_OPEN_UNREACHABLE: nobody dialled in time).  The handle
+ * keeps o: it must outlive the handle. */
+struct p2v_dialin *p2v_dialin_listen(const struct p2v_dialin_options *o,
+                                     enum p2v_open_failure *why);
+/* The "ADDR:PORT" it listens on (the port the kernel picked for ":0"). */
+const char *p2v_dialin_address(const struct p2v_dialin *d);
+/* The disk exports offered (never the "p2v:" ones), in the order served. */
+size_t p2v_dialin_exports(struct p2v_dialin *d, const char *const **names);
+/* The survey JSON the source sent (bounded by P2V_SURVEY_MAX_JSON_BYTES),
+ * NUL-terminated, owned by d; NULL if it offers none. */
+const char *p2v_dialin_survey(struct p2v_dialin *d, size_t *len);
+/* How many connections the source keeps open (the most seen waiting at
+ * once): the copy should not ask for more. */
+unsigned p2v_dialin_connections(struct p2v_dialin *d);
+/* A source image of one export; its reopen accepts another dialled
+ * connection.  NULL with one error reported and *why set. */
+struct p2v_image *p2v_dialin_open(struct p2v_dialin *d, const char *export_name,
+                                  enum p2v_open_failure *why);
+/* Tell the source everything is copied (it opens P2V_EXPORT_DONE); 0 or -1 reported. */
+int p2v_dialin_done(struct p2v_dialin *d);
+/* Close the listener; images opened from d must be closed first. */
+void p2v_dialin_close(struct p2v_dialin *d);
+
 /* Each writer creates path (which must not exist: the caller handles
  * --force and partial names).  NULL with an error reported. */
 struct p2v_image *p2v_raw_create(const char *path, const struct p2v_sink_options *o);

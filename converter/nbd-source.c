@@ -1,6 +1,8 @@
 /* An NBD export read with libnbd, as a source image: pread, aio_pread +
  * poll, extents (base:allocation), reopen (multi-conn), cancel.  Never
  * writes: the ops have no pwrite or zero, and the handle is never asked to.
+ * The handle comes from a URI (p2v_nbd_open) or from a dialled-in socket
+ * (dialin.c); reopen asks the same origin for another one.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,21 +11,22 @@
 
 #include <libnbd.h>
 
-#include "image.h"
+#include "convert.h"
 #include "log.h"
 
 struct nbd_source {
   struct p2v_image img;          /* first: the image is the source */
   struct nbd_handle *nbd;
-  char *uri;
+  char *name;                    /* URI or export name, for messages and reconnect */
+  nbd_reconnect_fn reconnect;
+  void *opaque;
   int fd;                        /* the socket, for cancel */
   bool have_allocation;          /* server answers base:allocation */
 };
 
 static const struct p2v_image_ops nbd_ops;
 
-/* libnbd's message without the "nbd_connect_uri: " style prefix. */
-static const char *nbd_message(void)
+const char *p2v_nbd_message(void)
 {
   const char *msg = nbd_get_error();
   if (!msg)
@@ -44,7 +47,7 @@ static bool contains(const char *haystack, const char *needle)
 static enum p2v_open_failure report_open_failure(const char *uri)
 {
   const char *full = nbd_get_error();
-  const char *msg = nbd_message();
+  const char *msg = p2v_nbd_message();
   int err = nbd_get_errno();
 
   bool tls_uri = !strncmp(uri, "nbds", 4);
@@ -75,80 +78,97 @@ static enum p2v_open_failure report_open_failure(const char *uri)
   return P2V_OPEN_FAILED;
 }
 
-static struct nbd_source *connect_source(const char *uri, enum p2v_open_failure *why)
+/* nbd_reconnect_fn for URIs: name is the URI. */
+static struct nbd_handle *uri_connect(void *opaque, const char *uri, enum p2v_open_failure *why)
 {
-  struct nbd_source *s = calloc(1, sizeof *s);
-  if (!s) {
-    p2v_error("out of memory");
+  struct nbd_handle *nbd = nbd_create();
+  if (!nbd) {
+    p2v_error("cannot create an NBD handle: %s", p2v_nbd_message());
     *why = P2V_OPEN_FAILED;
     return NULL;
   }
-  s->fd = -1;
-  s->nbd = nbd_create();
-  s->uri = strdup(uri);
-  if (!s->nbd || !s->uri) {
-    p2v_error("cannot create an NBD handle: %s", s->nbd ? "out of memory" : nbd_message());
-    goto fail_other;
-  }
   /* The URI comes from the person running the command, so its
    * tls-psk-file= and tls-certificates= may name local files. */
-  if (nbd_set_uri_allow_local_file(s->nbd, true) == -1 ||
-      nbd_add_meta_context(s->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
-      nbd_set_handle_name(s->nbd, "p2v-convert") == -1) {
-    p2v_error("cannot set up the NBD handle: %s", nbd_message());
-    goto fail_other;
+  if (nbd_set_uri_allow_local_file(nbd, true) == -1 ||
+      nbd_add_meta_context(nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
+      nbd_set_handle_name(nbd, "p2v-convert") == -1) {
+    p2v_error("cannot set up the NBD handle: %s", p2v_nbd_message());
+    *why = P2V_OPEN_FAILED;
+    nbd_close(nbd);
+    return NULL;
   }
-  if (nbd_connect_uri(s->nbd, uri) == -1) {
+  if (nbd_connect_uri(nbd, uri) == -1) {
     *why = report_open_failure(uri);
+    nbd_close(nbd);
+    return NULL;
+  }
+  return nbd;
+}
+
+struct p2v_image *nbd_source_new(struct nbd_handle *nbd, const char *name,
+                                 nbd_reconnect_fn reconnect, void *opaque)
+{
+  struct nbd_source *s = calloc(1, sizeof *s);
+  if (!s || !(s->name = strdup(name))) {
+    p2v_error("out of memory");
     goto fail;
   }
-  int64_t size = nbd_get_size(s->nbd);
+  int64_t size = nbd_get_size(nbd);
   if (size < 0) {
-    p2v_error("%s: cannot get the export size: %s", uri, nbd_message());
-    goto fail_other;
+    p2v_error("%s: cannot get the export size: %s", name, p2v_nbd_message());
+    goto fail;
   }
-  s->fd = nbd_aio_get_fd(s->nbd);
-  s->have_allocation = nbd_can_meta_context(s->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+  s->nbd = nbd;
+  s->reconnect = reconnect;
+  s->opaque = opaque;
+  s->fd = nbd_aio_get_fd(nbd);
+  s->have_allocation = nbd_can_meta_context(nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
   s->img.ops = &nbd_ops;
   s->img.size = (uint64_t) size;
   s->img.alignment = 1;
-  s->img.can_multi_conn = nbd_can_multi_conn(s->nbd) == 1;
-  return s;
+  s->img.can_multi_conn = nbd_can_multi_conn(nbd) == 1 && reconnect;
+  return &s->img;
 
-fail_other:
-  *why = P2V_OPEN_FAILED;
 fail:
-  if (s->nbd)
-    nbd_close(s->nbd);
-  free(s->uri);
+  nbd_close(nbd);
+  if (s)
+    free(s->name);
   free(s);
   return NULL;
 }
 
 struct p2v_image *p2v_nbd_open(const char *uri, enum p2v_open_failure *why)
 {
-  struct nbd_source *s = connect_source(uri, why);
-  if (!s)
+  struct nbd_handle *nbd = uri_connect(NULL, uri, why);
+  if (!nbd)
     return NULL;
-  if (!s->have_allocation)
+  struct p2v_image *img = nbd_source_new(nbd, uri, uri_connect, NULL);
+  if (!img) {
+    *why = P2V_OPEN_FAILED;
+    return NULL;
+  }
+  if (!((struct nbd_source *) img)->have_allocation)
     p2v_info("%s does not answer base:allocation: reading every block", uri);
-  return &s->img;
+  return img;
 }
 
 static struct p2v_image *nbd_reopen(struct p2v_image *img)
 {
   struct nbd_source *first = (struct nbd_source *) img;
   enum p2v_open_failure why;
-  struct nbd_source *s = connect_source(first->uri, &why);
+  struct nbd_handle *nbd = first->reconnect(first->opaque, first->name, &why);
+  if (!nbd)
+    return NULL;
+  struct p2v_image *s = nbd_source_new(nbd, first->name, first->reconnect, first->opaque);
   if (!s)
     return NULL;
-  if (s->img.size != first->img.size) {
-    p2v_error("%s: size changed between connections (%llu, then %llu bytes)", first->uri,
-              (unsigned long long) first->img.size, (unsigned long long) s->img.size);
-    s->img.ops->close(&s->img);
+  if (s->size != first->img.size) {
+    p2v_error("%s: size changed between connections (%llu, then %llu bytes)", first->name,
+              (unsigned long long) first->img.size, (unsigned long long) s->size);
+    s->ops->close(s);
     return NULL;
   }
-  return &s->img;
+  return s;
 }
 
 static int nbd_source_pread(struct p2v_image *img, void *buf, size_t count, uint64_t offset)
@@ -156,8 +176,8 @@ static int nbd_source_pread(struct p2v_image *img, void *buf, size_t count, uint
   struct nbd_source *s = (struct nbd_source *) img;
   if (nbd_pread(s->nbd, buf, count, offset, 0) == -1) {
     errno = nbd_get_errno();
-    p2v_error("read at offset %llu from %s: %s", (unsigned long long) offset, s->uri,
-              nbd_message());
+    p2v_error("read at offset %llu from %s: %s", (unsigned long long) offset, s->name,
+              p2v_nbd_message());
     return -1;
   }
   return 0;
@@ -189,8 +209,8 @@ static int nbd_source_aio_pread(struct p2v_image *img, void *buf, size_t count,
   /* On failure libnbd still calls .free, never .callback. */
   if (nbd_aio_pread(s->nbd, buf, count, offset, cb, 0) == -1) {
     errno = nbd_get_errno();
-    p2v_error("read at offset %llu from %s: %s", (unsigned long long) offset, s->uri,
-              nbd_message());
+    p2v_error("read at offset %llu from %s: %s", (unsigned long long) offset, s->name,
+              p2v_nbd_message());
     return -1;
   }
   return 0;
@@ -202,7 +222,7 @@ static int nbd_source_poll(struct p2v_image *img, int timeout_ms)
   int r = nbd_poll(s->nbd, timeout_ms);
   if (r == -1) {
     errno = nbd_get_errno();
-    p2v_error("lost the connection to %s: %s", s->uri, nbd_message());
+    p2v_error("lost the connection to %s: %s", s->name, p2v_nbd_message());
   }
   return r;
 }
@@ -254,7 +274,7 @@ static int nbd_source_extents(struct p2v_image *img, uint64_t offset, uint64_t c
       return -1;                 /* fn reported it */
     errno = nbd_get_errno();
     p2v_error("block status at offset %llu from %s: %s", (unsigned long long) offset,
-              s->uri, nbd_message());
+              s->name, p2v_nbd_message());
     return -1;
   }
   return 0;
@@ -275,7 +295,7 @@ static void nbd_source_close(struct p2v_image *img)
   if (!s)
     return;
   nbd_close(s->nbd);
-  free(s->uri);
+  free(s->name);
   free(s);
 }
 

@@ -5,19 +5,8 @@
 #include <json-c/json.h>
 
 #include "convert.h"
+#include "human-size.h"
 #include "log.h"
-
-static void human(char *buf, size_t len, uint64_t bytes)
-{
-  static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-  double v = (double) bytes;
-  unsigned u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    u++;
-  }
-  snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
 
 static double rate(uint64_t bytes, double seconds)
 {
@@ -31,7 +20,7 @@ void summary_print_text(const struct summary *s)
   printf("copied %s to %s (%s)\n", s->source, s->output, s->format);
 #define LINE(label, value)                                                       \
   do {                                                                           \
-    human(b, sizeof b, value);                                                   \
+    p2v_human_size(b, sizeof b, value);                                                   \
     printf("  %-17s %10s  (%llu bytes)\n", label, b, (unsigned long long) (value)); \
   } while (0)
   LINE("virtual size", st->size);

@@ -3,7 +3,8 @@
  * dependencies and firmware) and depmod's fresh indexes (modules.dep,
  * modules.dep.bin, modules.alias.bin ...) covering old and new modules.
  * The kernel unpacks concatenated archives in order, so the new files
- * replace the old ones.
+ * replace the old ones.  On an ISO image, the initramfs inside it is
+ * extended that way and the image rewritten (linux-iso.c).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,12 +23,15 @@ struct add {
   struct lx_strv modules;      /* names to add */
   struct lx_strv wanted;       /* source paths (no usr/) to copy */
   struct lx_strv found;        /* of those, the ones seen */
-  struct lx_strv dirs;         /* directories already in the segment */
+  struct lx_strv dirs;         /* paths the image has or the segment made */
   struct lx_buf seg;
 };
 
 static const char *strip_usr(const char *p) { return strncmp(p, "usr/", 4) ? p : p + 4; }
 
+/* A directory entry only for what neither the image nor the segment has:
+ * the kernel replaces an entry of another type, so "lib" over a merged-/usr
+ * image's lib -> usr/lib symlink would hide every module the image has. */
 static int add_dirs(struct add *a, const char *path)
 {
   for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
@@ -65,6 +69,18 @@ static int visit(void *ctx, const struct lx_file *f)
   if (lx_strv_add(&a->found, p, strlen(p)) == -1)
     return -1;
   return add_file(a, p, f->data, f->size);
+}
+
+static bool want_none(void *ctx, const char *path)
+{
+  (void)ctx; (void)path;
+  return false;
+}
+
+static int note_image_path(void *ctx, const struct lx_file *f)
+{
+  struct add *a = ctx;
+  return lx_strv_add(&a->dirs, f->path, strlen(f->path));
 }
 
 /* depmod's outputs, modules.dep.bin and the rest, into the segment. */
@@ -213,9 +229,9 @@ int linux_add_command(int argc, char **argv)
   struct add a = { .img = &img, .src = &src };
   if (lx_source_kind(image, &kind) == -1)
     goto out;
-  if (kind != LX_SRC_INITRAMFS) {
-    p2v_error("%s: adding drivers to this %s is not supported yet; add them to its "
-              "initramfs and rebuild it", image, lx_source_kind_name(kind));
+  if (kind != LX_SRC_INITRAMFS && kind != LX_SRC_ISO) {
+    p2v_error("%s: adding drivers to this %s is not supported; give an initramfs or "
+              "an ISO image", image, lx_source_kind_name(kind));
     goto out;
   }
   if ((devices && pci_devices_load(devices, &devs) == -1) ||
@@ -226,7 +242,8 @@ int linux_add_command(int argc, char **argv)
               from, src.kver, image, img.kver);
     goto out;
   }
-  if (plan(&a, devices ? &devs : NULL, &named) == -1)
+  if (plan(&a, devices ? &devs : NULL, &named) == -1 ||
+      lx_source_walk(image, want_none, note_image_path, &a) == -1)
     goto out;
   if (a.wanted.count == 0) {
     p2v_info("%s already has every module needed", image);
@@ -235,7 +252,8 @@ int linux_add_command(int argc, char **argv)
   }
   if (lx_depmod(image, from, img.kver, &a.wanted, emit, &a) == -1 ||
       lx_cpio_finish(&a.seg) == -1 ||
-      write_image(image, out, &a.seg) == -1)
+      (kind == LX_SRC_ISO ? lx_iso_add_segment(image, out, &a.seg)
+                          : write_image(image, out, &a.seg)) == -1)
     goto out;
   r = DRIVERS_EXIT_OK;
 out:

@@ -83,6 +83,10 @@ int lx_cpio_finish(struct lx_buf *b);
 /* ISO 9660: the initramfs inside it, read into memory; its path in *found. */
 int lx_iso_find_initramfs(const char *iso, unsigned char **data, size_t *size, char **found);
 
+/* ---- linux-iso.c: OUT = ISO with its initramfs extended by SEG (a newc
+ * archive), boot setup kept, written by xorriso beside OUT then renamed ---- */
+int lx_iso_add_segment(const char *iso, const char *out, const struct lx_buf *seg);
+
 /* ---- linux-catalog.c: modules, aliases, deps and firmware of a kernel ---- */
 struct lx_module {
   char *name;                  /* "e1000e" */
@@ -108,8 +112,12 @@ struct lx_catalog {
 /* -1 with one error; an empty catalog (no modules) is an error too. */
 int lx_catalog_load(const char *source, struct lx_catalog *cat);
 void lx_catalog_clear(struct lx_catalog *cat);
+void lx_module_clear(struct lx_module *m);
 /* Index of the module, or -1. */
 ssize_t lx_catalog_find(const struct lx_catalog *cat, const char *name);
+/* Index of the module NAME exactly (no '-' to '_'), of kernel KVER
+ * (NULL: any), or -1. */
+ssize_t lx_catalog_find_in(const struct lx_catalog *cat, const char *name, const char *kver);
 /* The modules whose aliases match the device, best first; count returned. */
 size_t lx_catalog_match(const struct lx_catalog *cat, const struct pci_device *d,
                         size_t *out, size_t max);
@@ -119,6 +127,14 @@ int lx_catalog_closure(const struct lx_catalog *cat, const char *name,
                        struct lx_strv *set, struct lx_strv *missing);
 /* A guess at the Debian package that ships a firmware file. */
 const char *lx_firmware_package(const char *fw);
+
+/* ---- linux-catalog-json.c: a catalog read back from `list --json` (the
+ * live image's kernel-catalog.json); firmware files are not in it ---- */
+#define LX_MAX_CATALOG_JSON (64u << 20)
+/* -1 with one error naming the file. */
+int lx_catalog_load_json(const char *path, struct lx_catalog *cat);
+int lx_catalog_from_json(const char *source, const char *text, size_t len,
+                         struct lx_catalog *cat);
 
 /* ---- linux-depmod.c: kmod's indexes for the final module set ---- */
 typedef int (*lx_emit_fn)(void *ctx, const char *path, const void *data, size_t size);

@@ -15,6 +15,7 @@ static void print_usage(FILE *out)
         "  p2v-drivers add --image IN --from SOURCE (--devices DEVICES | --module NAME...)\n"
         "                  --out OUT\n"
         "      add the modules (with dependencies and firmware) those devices need\n"
+        "      to a live initramfs or ISO image (the ISO needs xorriso)\n"
         "  p2v-drivers list --linux SOURCE [--json]\n"
         "      the modules.alias catalog of a kernel package or modules tree\n"
         "  p2v-drivers list --windows SOURCE [--json]\n"

@@ -1,5 +1,6 @@
 /* p2v-agent serve: open every disk read-only (learning what is unused),
- * then either listen for NBD clients or dial out to a listening converter.
+ * survey them, then either listen for NBD clients or dial out to a
+ * listening converter (docs/dial-in.md) until it has everything.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <getopt.h>
 #include <signal.h>
@@ -13,8 +14,10 @@
 #include "disk.h"
 #include "log.h"
 #include "nbd-server.h"
+#include "survey.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:10809"
+#define DEFAULT_CONNECTIONS 4
 
 struct serve_options {
   const char *listen_address;
@@ -22,6 +25,7 @@ struct serve_options {
   bool insecure;
   bool tls_mode_given;
   unsigned max_clients;
+  unsigned connections;              /* --connections, dial-in only; 0: not given */
   struct p2v_tls_options tls;
   struct p2v_disk_options disk;
   char *certificates_dir_files[3];   /* from --tls-certificates DIR */
@@ -41,8 +45,11 @@ static void print_serve_usage(FILE *out)
         "\n"
         "  --listen ADDR:PORT        listen here (default " DEFAULT_LISTEN ");\n"
         "                            a non-loopback address needs TLS or --insecure\n"
-        "  --connect HOST:PORT       dial out to a listening converter instead and\n"
-        "                            serve on that connection (sources behind NAT)\n"
+        "  --connect HOST:PORT       dial out to a converter listening there instead\n"
+        "                            (sources behind NAT); exits 0 once it has\n"
+        "                            everything (docs/dial-in.md)\n"
+        "  --connections N           with --connect: connections kept open to the\n"
+        "                            converter (default 4)\n"
         "  --tls=off|on|require      TLS mode (default: require when TLS files are\n"
         "                            given, else off)\n"
         "  --tls-certificates DIR    X.509 files DIR/server-cert.pem, server-key.pem\n"
@@ -53,6 +60,8 @@ static void print_serve_usage(FILE *out)
         "  --tls-psk FILE            pre-shared keys (psktool format: user:hexkey)\n"
         "  --insecure                allow plain NBD on a non-loopback address\n"
         "  --all-blocks              send every block: do not read filesystems\n"
+        "                            (the survey, served as export p2v:survey, is\n"
+        "                            what 'p2v-agent survey --json DISK...' prints)\n"
         "  --max-clients N           connections served at once (default 16)\n"
         "  -v, --verbose             more messages (twice: debug)\n"
         "  -h, --help                this text\n", out);
@@ -92,7 +101,7 @@ static int parse_tls_mode(const char *text, enum p2v_tls_mode *mode)
 enum {
   OPT_LISTEN = 256, OPT_CONNECT, OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_CERT,
   OPT_TLS_KEY, OPT_TLS_CA, OPT_TLS_VERIFY_PEER, OPT_TLS_PSK, OPT_INSECURE,
-  OPT_ALL_BLOCKS, OPT_MAX_CLIENTS,
+  OPT_ALL_BLOCKS, OPT_MAX_CLIENTS, OPT_CONNECTIONS,
 };
 
 static const struct option long_options[] = {
@@ -108,6 +117,7 @@ static const struct option long_options[] = {
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "all-blocks", no_argument, NULL, OPT_ALL_BLOCKS },
   { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+  { "connections", required_argument, NULL, OPT_CONNECTIONS },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -143,6 +153,12 @@ static int parse_serve_options(int argc, char **argv, struct serve_options *o)
     case OPT_MAX_CLIENTS:
       if (!parse_unsigned(optarg, 1024, &o->max_clients) || o->max_clients == 0) {
         usage_error("serve", "--max-clients takes a number from 1 to 1024, not '%s'", optarg);
+        return -1;
+      }
+      break;
+    case OPT_CONNECTIONS:
+      if (!parse_unsigned(optarg, 64, &o->connections) || o->connections == 0) {
+        usage_error("serve", "--connections takes a number from 1 to 64, not '%s'", optarg);
         return -1;
       }
       break;
@@ -188,6 +204,12 @@ static int check_serve_options(struct serve_options *o, int ndisks)
     usage_error("serve", "--tls-verify-peer needs a CA (--tls-ca or ca-cert.pem in --tls-certificates)");
     return -1;
   }
+  if (o->connections && !o->connect_address) {
+    usage_error("serve", "--connections is for --connect (a listener takes up to --max-clients)");
+    return -1;
+  }
+  if (!o->connections)
+    o->connections = DEFAULT_CONNECTIONS;
   if (!o->connect_address && !o->listen_address)
     o->listen_address = DEFAULT_LISTEN;
   if (o->listen_address && p2v_net_check_address(o->listen_address, "listen on") < 0)
@@ -204,43 +226,6 @@ static int check_serve_options(struct serve_options *o, int ndisks)
   return 0;
 }
 
-static void close_disks(struct p2v_disk **disks, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (disks[i])
-      p2v_disk_close(disks[i]);
-  free(disks);
-}
-
-/* Open every disk before accepting anyone: a bad disk is found now, not
- * when a client asks for it. */
-static struct p2v_disk **open_disks(char **paths, size_t n, const struct p2v_disk_options *options)
-{
-  struct p2v_disk **disks = calloc(n, sizeof *disks);
-  if (!disks) {
-    p2v_error("out of memory");
-    return NULL;
-  }
-  for (size_t i = 0; i < n; i++) {
-    disks[i] = p2v_disk_open(paths[i], options);
-    if (!disks[i])
-      goto fail;
-    for (size_t j = 0; j < i; j++) {
-      if (!strcmp(disks[j]->export_name, disks[i]->export_name)) {
-        p2v_error("%s and %s would both be served as export '%s': give disks with "
-                  "different names", disks[j]->path, disks[i]->path, disks[i]->export_name);
-        goto fail;
-      }
-    }
-    p2v_info("export '%s': %s (%s)", disks[i]->export_name, disks[i]->path, disks[i]->description);
-  }
-  return disks;
-
-fail:
-  close_disks(disks, n);
-  return NULL;
-}
-
 static void install_signal_handlers(void)
 {
   struct sigaction sa = { .sa_handler = on_stop_signal };
@@ -250,16 +235,46 @@ static void install_signal_handlers(void)
   signal(SIGPIPE, SIG_IGN);     /* a vanished client is an EPIPE, not a death */
 }
 
+/* The survey of the served disks, as 'p2v-agent survey --json DISK...'
+ * prints it (with its final newline).  NULL reported. */
+static char *survey_json(struct p2v_disk *const *disks, size_t n)
+{
+  struct p2v_survey *survey = p2v_survey_collect_disks(disks, n);
+  if (!survey)
+    return NULL;
+  char *json = p2v_survey_to_json(survey, true);
+  p2v_survey_free(survey);
+  char *text = NULL;
+  if (json && asprintf(&text, "%s\n", json) < 0) {
+    p2v_error("out of memory");
+    text = NULL;
+  }
+  free(json);
+  return text;
+}
+
+static int run_dialer(const struct serve_options *o, struct p2v_nbd_server *server)
+{
+  fprintf(stderr, "%s: serving %zu disk(s) to the converter at %s over up to %u "
+          "connection(s)%s\n", p2v_program_name(), server->ndisks, o->connect_address,
+          o->connections, o->tls.mode == P2V_TLS_REQUIRE ? " (TLS required)" : "");
+  if (p2v_nbd_serve_dialer(server, o->connect_address, o->connections, &stop_requested) < 0) {
+    if (stop_requested)
+      p2v_error("stopped before the converter had everything; run the same command "
+                "again to go on serving");
+    return EXIT_ERROR;
+  }
+  for (size_t i = 0; i < server->ndisks; i++)
+    p2v_info("export '%s': %llu bytes served", server->disks[i]->export_name,
+             (unsigned long long) atomic_load(&server->counters->bytes_served[i]));
+  fprintf(stderr, "%s: the converter has everything; done\n", p2v_program_name());
+  return EXIT_OK;
+}
+
 static int run_server(const struct serve_options *o, struct p2v_nbd_server *server)
 {
-  if (o->connect_address) {
-    int fd = p2v_net_connect(o->connect_address);
-    if (fd < 0)
-      return EXIT_ERROR;
-    p2v_info("connected to %s; serving %zu disk(s)", o->connect_address, server->ndisks);
-    p2v_nbd_serve_connection(server, fd);
-    return EXIT_OK;
-  }
+  if (o->connect_address)
+    return run_dialer(o, server);
 
   int listen_fd = p2v_net_listen(o->listen_address);
   if (listen_fd < 0)
@@ -282,6 +297,8 @@ int agent_serve(int argc, char **argv)
   int status = EXIT_ERROR;
   struct p2v_disk **disks = NULL;
   struct p2v_tls *tls = NULL;
+  char *survey = NULL;
+  _Atomic uint64_t *bytes_served = NULL;
 
   int r = parse_serve_options(argc, argv, &o);
   if (r != 0) {
@@ -297,18 +314,29 @@ int agent_serve(int argc, char **argv)
   if (o.tls.mode != P2V_TLS_OFF && !(tls = p2v_tls_load(&o.tls)))
     goto out;
   install_signal_handlers();
-  if (!(disks = open_disks(argv + optind, ndisks, &o.disk)))
+  /* Every disk before accepting anyone: a bad disk is found now. */
+  if (!(disks = p2v_disks_open(argv + optind, ndisks, &o.disk)))
     goto out;
 
+  if (!(survey = survey_json(disks, ndisks)))
+    goto out;
+  if (!(bytes_served = calloc(ndisks, sizeof *bytes_served))) {
+    p2v_error("out of memory");
+    goto out;
+  }
+  struct p2v_nbd_counters counters = { .bytes_served = bytes_served };
   struct p2v_nbd_server server = {
     .disks = disks, .ndisks = ndisks, .tls = tls, .tls_mode = o.tls.mode,
-    .max_clients = o.max_clients,
+    .max_clients = o.max_clients, .survey_json = survey, .survey_len = strlen(survey),
+    .counters = &counters,
   };
   status = run_server(&o, &server);
 
 out:
+  free(survey);
+  free(bytes_served);
   if (disks)
-    close_disks(disks, ndisks);
+    p2v_disks_close(disks, ndisks);
   p2v_tls_free(tls);
   for (int i = 0; i < 3; i++)
     free(o.certificates_dir_files[i]);

@@ -51,7 +51,20 @@ expect_error "refusing to serve disks in clear text on 0.0.0.0:$port" \
 expect_error "cannot listen on not-an-address: the address must be" "$P2V_AGENT" serve --listen "not-an-address" "$disk"
 expect_error "cannot listen on 127.0.0.1:99999: the address must be" "$P2V_AGENT" serve --listen "127.0.0.1:99999" "$disk"
 expect_error "cannot connect to 127.0.0.1:http: the address must be" "$P2V_AGENT" serve --connect "127.0.0.1:http" "$disk"
-expect_error "cannot connect to 127.0.0.1:1" "$P2V_AGENT" serve --connect 127.0.0.1:1 "$disk"
+expect_error "--connections is for --connect" "$P2V_AGENT" serve --connections 2 "$disk"
+expect_error "--connections takes a number from 1 to 64" "$P2V_AGENT" serve --connect 127.0.0.1:1 --connections 65 "$disk"
+# Nobody listening: --connect keeps trying (docs/dial-in.md), saying so
+# once; SIGTERM before the converter had everything is exit 1.
+"$P2V_AGENT" serve --connect 127.0.0.1:1 "$disk" 2>"$TEST_DIR/dial.err" &
+dialer=$!
+for _ in $(seq 100); do grep -q "cannot reach" "$TEST_DIR/dial.err" && break; sleep 0.1; done
+sleep 1.5
+kill -TERM $dialer
+status=0; wait $dialer || status=$?
+[ "$status" -eq 1 ] || { cat "$TEST_DIR/dial.err" >&2; fail "--connect stopped by SIGTERM: exit $status"; }
+[ "$(grep -c "cannot reach the converter at 127.0.0.1:1 " "$TEST_DIR/dial.err")" -eq 1 ] ||
+    { cat "$TEST_DIR/dial.err" >&2; fail "--connect: expected one 'cannot reach' line"; }
+grep -q "stopped before the converter had everything" "$TEST_DIR/dial.err" || fail "--connect: no stop line"
 
 # TLS files.
 expect_error "$TEST_DIR/no.psk" "$P2V_AGENT" serve --tls-psk "$TEST_DIR/no.psk" "$disk"

@@ -66,6 +66,12 @@ struct p2v_disk_options {
 struct p2v_disk *p2v_disk_open(const char *path, const struct p2v_disk_options *options);
 void p2v_disk_close(struct p2v_disk *disk);
 
+/* Open every path as above (a server's exports); NULL with one error if
+ * any cannot be opened or two would get the same export name. */
+struct p2v_disk **p2v_disks_open(char *const *paths, size_t n,
+                                 const struct p2v_disk_options *options);
+void p2v_disks_close(struct p2v_disk **disks, size_t n);
+
 /* Read count bytes at offset; unused ranges read as zeroes.  Bounds are the
  * caller's job (offset + count <= size).  Thread-safe. */
 int p2v_disk_pread(struct p2v_disk *disk, void *buf, size_t count, uint64_t offset);

@@ -17,10 +17,10 @@
  *    ptrace, process_vm_writev, pidfd_getfd, io_uring (whose requests
  *    seccomp cannot see) fail with EPERM/ENOSYS;
  *  - ioctl is allowed only for a short list of read-only requests (sizes,
- *    geometry, terminal queries), so no SG_IO/BLKDISCARD/BLKRRPART can
- *    reach the device.  libseccomp cannot express "request not in list"
- *    in one filter, so this is a second stacked filter whose default is
- *    ENOTTY and which allows every other system call by number.
+ *    geometry, SCSI address, terminal queries), so no SG_IO/BLKDISCARD/
+ *    BLKRRPART can reach the device.  libseccomp cannot express "request
+ *    not in list" in one filter, so this is a second stacked filter whose
+ *    default is ENOTTY and which allows every other system call by number.
  *
  * Memory calls (mmap, mprotect, madvise, ...) and signals stay allowed, so
  * AddressSanitizer works in the child; the child ends with _exit, so no
@@ -45,6 +45,7 @@
 #include <unistd.h>
 #include <linux/fs.h>
 #include <linux/hdreg.h>
+#include <scsi/scsi.h>
 #include <termios.h>
 
 #include "cleanup.h"
@@ -134,6 +135,9 @@ static int add_ioctl_rules(scmp_filter_ctx ctx)
     BLKGETSIZE, BLKGETSIZE64, BLKSSZGET, BLKPBSZGET, BLKBSZGET, BLKIOMIN,
     BLKIOOPT, BLKALIGNOFF, BLKRAGET, BLKROGET, BLKDISCARDZEROES,
     HDIO_GETGEO, FIGETBSZ, FIONREAD, TCGETS, TIOCGWINSZ,
+    /* libparted gives up on a SCSI disk (sd*: SATA, IDE through libata,
+     * USB, SAS) whose address it cannot read; the request only reads. */
+    SCSI_IOCTL_GET_IDLUN,
   };
   int ioctl_nr = seccomp_syscall_resolve_name("ioctl");
   int r;

@@ -7,19 +7,52 @@
 #include "log.h"
 #include "nbd-internal.h"
 
-struct p2v_disk *nbd_find_export(const struct p2v_nbd_server *server,
-                                 const char *name, size_t name_len)
+size_t nbd_export_count(const struct p2v_nbd_server *server)
 {
-  if (server->ndisks == 0)
-    return NULL;
-  if (name_len == 0)
-    return server->disks[0];
-  for (size_t i = 0; i < server->ndisks; i++) {
-    const char *e = server->disks[i]->export_name;
-    if (e && strlen(e) == name_len && memcmp(e, name, name_len) == 0)
-      return server->disks[i];
+  return server->ndisks + (server->survey_json ? 1 : 0) + 1;
+}
+
+void nbd_export_get(const struct p2v_nbd_server *server, size_t id, struct nbd_export *out)
+{
+  *out = (struct nbd_export) { .id = id, .block_size = 4096 };
+  if (id < server->ndisks) {
+    struct p2v_disk *disk = server->disks[id];
+    out->kind = NBD_EXPORT_DISK;
+    out->name = disk->export_name;
+    out->description = disk->description;
+    out->size = disk->size;
+    out->block_size = disk->block_size;
+    out->disk = disk;
   }
-  return NULL;
+  else if (id == server->ndisks && server->survey_json) {
+    out->kind = NBD_EXPORT_SURVEY;
+    out->name = P2V_EXPORT_SURVEY;
+    out->description = "survey of the source machine (JSON, docs/survey.md)";
+    out->size = server->survey_len;
+  }
+  else {
+    out->kind = NBD_EXPORT_DONE;
+    out->name = P2V_EXPORT_DONE;
+    out->description = "empty; opening it tells the source that everything is copied";
+  }
+}
+
+bool nbd_find_export(const struct p2v_nbd_server *server, const char *name,
+                     size_t name_len, struct nbd_export *out)
+{
+  if (name_len == 0) {
+    if (server->ndisks == 0)
+      return false;
+    nbd_export_get(server, 0, out);
+    return true;
+  }
+  size_t n = nbd_export_count(server);
+  for (size_t id = 0; id < n; id++) {
+    nbd_export_get(server, id, out);
+    if (out->name && strlen(out->name) == name_len && memcmp(out->name, name, name_len) == 0)
+      return true;
+  }
+  return false;
 }
 
 uint16_t nbd_transmission_flags(const struct nbd_client *c)
@@ -67,9 +100,9 @@ static size_t bounded_strlen(const char *s)
   return s ? strnlen(s, NBD_MAX_STRING) : 0;
 }
 
-static uint32_t preferred_block_size(const struct p2v_disk *disk)
+static uint32_t preferred_block_size(const struct nbd_export *export)
 {
-  uint32_t b = disk->block_size;
+  uint32_t b = export->block_size;
   /* A power of two; at least a page, since smaller reads only cost more
    * requests (the source's sector size is no limit for us). */
   if (b < 4096 || b > NBD_MAX_REQUEST || (b & (b - 1)) != 0)
@@ -78,20 +111,20 @@ static uint32_t preferred_block_size(const struct p2v_disk *disk)
 }
 
 static int send_export_info(struct nbd_client *c, uint32_t option,
-                            const struct p2v_disk *disk)
+                            const struct nbd_export *export)
 {
   unsigned char body[12];
-  nbd_put64(body, disk->size);
+  nbd_put64(body, export->size);
   nbd_put16(body + 8, nbd_transmission_flags(c));
   return reply_info(c, option, NBD_INFO_EXPORT, body, 10);
 }
 
 static int send_block_size(struct nbd_client *c, uint32_t option,
-                           const struct p2v_disk *disk)
+                           const struct nbd_export *export)
 {
   unsigned char body[12];
   nbd_put32(body, 1);                     /* any byte range can be read */
-  nbd_put32(body + 4, preferred_block_size(disk));
+  nbd_put32(body + 4, preferred_block_size(export));
   nbd_put32(body + 8, NBD_MAX_REQUEST);
   return reply_info(c, option, NBD_INFO_BLOCK_SIZE, body, 12);
 }
@@ -104,12 +137,12 @@ static int opt_info_go(struct nbd_client *c, uint32_t option,
   struct nbd_info_request req;
   if (nbd_decode_info_request(data, len, &req) == -1)
     return reply(c, option, NBD_REP_ERR_INVALID, NULL, 0);
-  struct p2v_disk *disk = nbd_find_export(c->server, req.name, req.name_len);
-  if (!disk) {
+  struct nbd_export export;
+  if (!nbd_find_export(c->server, req.name, req.name_len, &export)) {
     p2v_debug("%s: unknown export '%.*s'", c->peer, (int) req.name_len, req.name);
     return reply(c, option, NBD_REP_ERR_UNKNOWN, NULL, 0);
   }
-  if (send_export_info(c, option, disk) == -1)
+  if (send_export_info(c, option, &export) == -1)
     return -1;
   bool sent_name = false, sent_description = false;
   for (uint16_t i = 0; i < req.ninfos; i++) {
@@ -117,26 +150,26 @@ static int opt_info_go(struct nbd_client *c, uint32_t option,
     int r = 0;
     if (type == NBD_INFO_NAME && !sent_name) {
       sent_name = true;
-      r = reply_info(c, option, NBD_INFO_NAME, disk->export_name,
-                     bounded_strlen(disk->export_name));
+      r = reply_info(c, option, NBD_INFO_NAME, export.name,
+                     bounded_strlen(export.name));
     }
-    else if (type == NBD_INFO_DESCRIPTION && !sent_description && disk->description) {
+    else if (type == NBD_INFO_DESCRIPTION && !sent_description && export.description) {
       sent_description = true;
-      r = reply_info(c, option, NBD_INFO_DESCRIPTION, disk->description,
-                     bounded_strlen(disk->description));
+      r = reply_info(c, option, NBD_INFO_DESCRIPTION, export.description,
+                     bounded_strlen(export.description));
     }
     /* NBD_INFO_EXPORT was sent already, NBD_INFO_BLOCK_SIZE always is,
      * and unknown types are ignored as the spec says. */
     if (r == -1)
       return -1;
   }
-  if (send_block_size(c, option, disk) == -1 ||
+  if (send_block_size(c, option, &export) == -1 ||
       reply(c, option, NBD_REP_ACK, NULL, 0) == -1)
     return -1;
   if (option == NBD_OPT_INFO)
     return 0;
-  c->disk = disk;
-  c->meta = c->structured && c->meta_disk == disk;
+  c->export = export;
+  c->meta = c->structured && c->meta_id == export.id;
   return 1;
 }
 
@@ -144,16 +177,18 @@ static int opt_list(struct nbd_client *c, uint32_t len)
 {
   if (len != 0)
     return reply(c, NBD_OPT_LIST, NBD_REP_ERR_INVALID, NULL, 0);
-  for (size_t i = 0; i < c->server->ndisks; i++) {
-    const struct p2v_disk *disk = c->server->disks[i];
-    size_t nlen = bounded_strlen(disk->export_name);
-    size_t dlen = bounded_strlen(disk->description);
+  size_t n = nbd_export_count(c->server);
+  for (size_t id = 0; id < n; id++) {
+    struct nbd_export export;
+    nbd_export_get(c->server, id, &export);
+    size_t nlen = bounded_strlen(export.name);
+    size_t dlen = bounded_strlen(export.description);
     unsigned char body[4 + 2 * NBD_MAX_STRING];
     nbd_put32(body, (uint32_t) nlen);
     if (nlen)
-      memcpy(body + 4, disk->export_name, nlen);
+      memcpy(body + 4, export.name, nlen);
     if (dlen)
-      memcpy(body + 4 + nlen, disk->description, dlen);
+      memcpy(body + 4 + nlen, export.description, dlen);
     if (reply(c, NBD_OPT_LIST, NBD_REP_SERVER, body, 4 + nlen + dlen) == -1)
       return -1;
   }
@@ -185,8 +220,8 @@ static int opt_meta(struct nbd_client *c, uint32_t option,
     return reply(c, option, NBD_REP_ERR_INVALID, NULL, 0);
   if (nbd_decode_meta_request(data, len, &req) == -1)
     return reply(c, option, NBD_REP_ERR_INVALID, NULL, 0);
-  const struct p2v_disk *disk = nbd_find_export(c->server, req.name, req.name_len);
-  if (!disk)
+  struct nbd_export export;
+  if (!nbd_find_export(c->server, req.name, req.name_len, &export))
     return reply(c, option, NBD_REP_ERR_UNKNOWN, NULL, 0);
 
   bool match = !set && req.nqueries == 0;   /* LIST with no query: all */
@@ -199,7 +234,7 @@ static int opt_meta(struct nbd_client *c, uint32_t option,
       match = true;
   }
   if (set)                                  /* SET replaces earlier choices */
-    c->meta_disk = match ? disk : NULL;
+    c->meta_id = match ? export.id : SIZE_MAX;
   if (match && reply_meta_allocation(c, option) == -1)
     return -1;
   return reply(c, option, NBD_REP_ACK, NULL, 0);
@@ -229,26 +264,26 @@ static int opt_starttls(struct nbd_client *c, uint32_t len)
   c->conn = tls;
   c->tls_active = true;
   c->structured = false;
-  c->meta_disk = NULL;
+  c->meta_id = SIZE_MAX;
   return 0;
 }
 
 /* NBD_OPT_EXPORT_NAME: no way to say no except hanging up. */
 static int opt_export_name(struct nbd_client *c, const unsigned char *data, uint32_t len)
 {
-  struct p2v_disk *disk = nbd_find_export(c->server, (const char *) data, len);
-  if (!disk) {
+  struct nbd_export export;
+  if (!nbd_find_export(c->server, (const char *) data, len, &export)) {
     p2v_debug("%s: unknown export '%.*s'", c->peer, (int) len, (const char *) data);
     return -1;
   }
   unsigned char body[10 + NBD_EXPORT_NAME_REPLY_ZEROES] = { 0 };
-  nbd_put64(body, disk->size);
+  nbd_put64(body, export.size);
   nbd_put16(body + 8, nbd_transmission_flags(c));
   size_t n = c->no_zeroes ? 10 : sizeof body;
   if (nbd_send(c, body, n, false) == -1)
     return -1;
-  c->disk = disk;
-  c->meta = c->structured && c->meta_disk == disk;
+  c->export = export;
+  c->meta = c->structured && c->meta_id == export.id;
   return 1;
 }
 

@@ -4,6 +4,7 @@
 #ifndef P2V_NBD_INTERNAL_H
 #define P2V_NBD_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -31,6 +32,22 @@
 #define NBD_MAX_DESCRIPTORS   1024
 /* The one meta context we offer. */
 #define NBD_META_ID_ALLOCATION 1
+/* A dialled session may wait in the converter's accept queue for hours
+ * before the converter says anything: until then it is checked this often
+ * for a stop, and the handshake limits start with the first byte. */
+#define NBD_DIALLED_IDLE_POLL_MS 200
+
+/* What a client can open: a disk, or one of the "p2v:" exports. */
+enum nbd_export_kind { NBD_EXPORT_DISK, NBD_EXPORT_SURVEY, NBD_EXPORT_DONE };
+
+struct nbd_export {
+  enum nbd_export_kind kind;
+  size_t id;                  /* position in the list: disks, survey, done */
+  const char *name, *description;
+  uint64_t size;
+  uint32_t block_size;
+  struct p2v_disk *disk;      /* NBD_EXPORT_DISK only */
+};
 
 struct nbd_extent {
   uint64_t offset, length;
@@ -47,13 +64,17 @@ struct nbd_client {
   size_t in_pos, in_len;
   bool handshaking;                       /* timeouts apply */
   struct timespec deadline;               /* end of the handshake */
+  /* Dialled and the converter has not spoken yet: wait without the
+   * handshake limits until it does or this becomes true. */
+  const atomic_bool *idle_stop;
+  bool spoke;                             /* the peer sent at least one byte */
 
   /* Negotiated state. */
   bool no_zeroes;
   bool tls_active;
   bool structured;
-  const struct p2v_disk *meta_disk;       /* base:allocation set for this export */
-  struct p2v_disk *disk;                  /* the export in transmission */
+  size_t meta_id;                         /* export base:allocation is set for; SIZE_MAX none */
+  struct nbd_export export;               /* the export in transmission */
   bool meta;                              /* base:allocation usable in transmission */
 
   unsigned char *buf;                     /* NBD_BUF_HEADROOM + NBD_BUF_DATA */
@@ -66,6 +87,14 @@ struct nbd_client {
 };
 
 /* nbd-server.c */
+/* Refuse a server whose disks take reserved names: 0, or -1 reported. */
+int nbd_check_server(const struct p2v_nbd_server *server);
+/* Serve one client on *connp; the caller closes *connp afterwards (TLS may
+ * have replaced it).  idle_stop non-NULL: a dialled session (see
+ * nbd_client.idle_stop).  Returns true if the peer sent anything. */
+bool nbd_serve_conn(const struct p2v_nbd_server *server, struct p2v_conn **connp,
+                    const char *peer, const atomic_bool *idle_stop);
+void nbd_describe_peer(int fd, char *out, size_t size);
 /* Read exactly len bytes: 0, or -1 (end of stream, error or timeout; a
  * debug line says which). */
 int nbd_recv_exact(struct nbd_client *c, void *buf, size_t len);
@@ -76,13 +105,22 @@ int nbd_send(struct nbd_client *c, const void *buf, size_t len, bool more);
 /* nbd-handshake.c */
 /* Negotiate; 0 with c->disk set to enter transmission, -1 to hang up. */
 int nbd_handshake(struct nbd_client *c);
-/* Find an export by name ("" is the first); NULL if none. */
-struct p2v_disk *nbd_find_export(const struct p2v_nbd_server *server,
-                                 const char *name, size_t name_len);
+/* Exports in NBD_OPT_LIST order: disks, survey (if any), done. */
+size_t nbd_export_count(const struct p2v_nbd_server *server);
+void nbd_export_get(const struct p2v_nbd_server *server, size_t id, struct nbd_export *out);
+/* Find an export by name ("" is the first disk); false if none. */
+bool nbd_find_export(const struct p2v_nbd_server *server, const char *name,
+                     size_t name_len, struct nbd_export *out);
 uint16_t nbd_transmission_flags(const struct nbd_client *c);
 
 /* nbd-transmission.c */
 /* Serve requests until the client leaves or breaks the protocol. */
 void nbd_transmission(struct nbd_client *c);
+
+/* nbd-dialer.c uses net.c: */
+/* Connect to address without reporting: fd, or -1 with a reason in why.
+ * Gives up after timeout_ms, or when *stop or *also_stop (may be NULL) is set. */
+int nbd_net_dial(const char *address, int timeout_ms, volatile sig_atomic_t *stop,
+                 const atomic_bool *also_stop, char *why, size_t why_size);
 
 #endif

@@ -39,11 +39,39 @@ static int wait_limit_ms(const struct nbd_client *c)
   return left < NBD_HANDSHAKE_SILENCE_MS ? (int) left : NBD_HANDSHAKE_SILENCE_MS;
 }
 
+/* A dialled session before the converter's first byte: wait as long as it
+ * takes (it may sit in the converter's accept queue), checking for a stop.
+ * 0 when input is ready (the handshake limits start now), -1 to hang up. */
+static int wait_first_byte(struct nbd_client *c)
+{
+  for (;;) {
+    if (atomic_load(c->idle_stop)) {
+      p2v_debug("%s: closing a dialled connection the converter never used", c->peer);
+      return -1;
+    }
+    int r = c->conn->ops->wait(c->conn, NBD_DIALLED_IDLE_POLL_MS);
+    if (r == -1) {
+      p2v_debug("%s: wait failed: %m", c->peer);
+      return -1;
+    }
+    if (r == 1)
+      break;
+  }
+  c->idle_stop = NULL;
+  clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+  c->deadline.tv_sec += NBD_HANDSHAKE_TOTAL_MS / 1000;
+  return 0;
+}
+
 static int recv_some(struct nbd_client *c, void *buf, size_t len)
 {
+  if (c->idle_stop && wait_first_byte(c) == -1)
+    return -1;
   ssize_t n = p2v_conn_recv(c->conn, buf, len, wait_limit_ms(c));
-  if (n > 0)
+  if (n > 0) {
+    c->spoke = true;
     return (int) n;
+  }
   if (n == 0)
     p2v_debug("%s: connection closed by client", c->peer);
   else if (errno == ETIMEDOUT)
@@ -106,7 +134,22 @@ int nbd_send(struct nbd_client *c, const void *buf, size_t len, bool more)
 
 /* ---- One connection ---- */
 
-static void describe_peer(int fd, char *out, size_t size)
+int nbd_check_server(const struct p2v_nbd_server *server)
+{
+  size_t plen = strlen(P2V_EXPORT_PREFIX);
+  for (size_t i = 0; i < server->ndisks; i++) {
+    const struct p2v_disk *disk = server->disks[i];
+    if (disk->export_name && !strncmp(disk->export_name, P2V_EXPORT_PREFIX, plen)) {
+      p2v_error("cannot serve %s as export '%s': names starting with '%s' are reserved "
+                "for the survey and the end of a dial-in; give the file another name",
+                disk->path, disk->export_name, P2V_EXPORT_PREFIX);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void nbd_describe_peer(int fd, char *out, size_t size)
 {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
@@ -120,43 +163,56 @@ static void describe_peer(int fd, char *out, size_t size)
     snprintf(out, size, "client on fd %d", fd);
 }
 
-/* Serve on conn; conn is closed by the caller (it may have been replaced
- * by a TLS layer, so the final one is returned through *connp). */
-static void serve(const struct p2v_nbd_server *server, struct p2v_conn **connp,
-                  const char *peer)
+bool nbd_serve_conn(const struct p2v_nbd_server *server, struct p2v_conn **connp,
+                    const char *peer, const atomic_bool *idle_stop)
 {
   struct nbd_client *c = calloc(1, sizeof *c);
   CLEANUP_FREE unsigned char *buf = malloc(NBD_BUF_HEADROOM + NBD_BUF_DATA);
   if (!c || !buf) {
     p2v_warning("%s: out of memory; disconnecting", peer);
     free(c);
-    return;
+    return false;
   }
+  struct p2v_nbd_counters *counters = server->counters;
+  if (counters)
+    atomic_fetch_add(&counters->clients, 1);
   c->server = server;
   c->conn = *connp;
   c->peer = peer;
   c->buf = buf;
   c->handshaking = true;
+  c->idle_stop = idle_stop;
+  c->meta_id = SIZE_MAX;
   clock_gettime(CLOCK_MONOTONIC, &c->deadline);
   c->deadline.tv_sec += NBD_HANDSHAKE_TOTAL_MS / 1000;
 
   p2v_debug("%s: connected", peer);
   if (nbd_handshake(c) == 0) {
-    p2v_debug("%s: serving export '%s'", peer, c->disk->export_name);
+    p2v_debug("%s: serving export '%s'", peer, c->export.name);
+    if (c->export.kind == NBD_EXPORT_DONE && counters)
+      atomic_store(&counters->converter_done, true);
     nbd_transmission(c);
   }
-  *connp = c->conn;
+  *connp = c->conn;                       /* TLS may have been layered on it */
+  bool spoke = c->spoke;
   free(c);
+  if (counters)
+    atomic_fetch_sub(&counters->clients, 1);
+  return spoke;
 }
 
 void p2v_nbd_serve_connection(const struct p2v_nbd_server *server, int fd)
 {
   char peer[NI_MAXHOST + NI_MAXSERV + 8];
-  describe_peer(fd, peer, sizeof peer);
+  nbd_describe_peer(fd, peer, sizeof peer);
+  if (nbd_check_server(server) == -1) {
+    close(fd);
+    return;
+  }
   struct p2v_conn *conn = p2v_conn_socket_new(fd);
   if (!conn)
     return;
-  serve(server, &conn, peer);
+  nbd_serve_conn(server, &conn, peer, NULL);
   p2v_conn_close(conn);
 }
 
@@ -185,10 +241,10 @@ static void *client_thread(void *arg)
   free(arg);
 
   char peer[NI_MAXHOST + NI_MAXSERV + 8];
-  describe_peer(a.fd, peer, sizeof peer);
+  nbd_describe_peer(a.fd, peer, sizeof peer);
   struct p2v_conn *conn = p2v_conn_socket_new(a.fd);
   if (conn)
-    serve(a.l->server, &conn, peer);
+    nbd_serve_conn(a.l->server, &conn, peer, NULL);
 
   /* Leave the registry before the fd is closed, so the listener never
    * shuts down a number that has been reused. */
@@ -263,6 +319,8 @@ static void stop_clients(struct listener *l)
 int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
                            volatile sig_atomic_t *stop)
 {
+  if (nbd_check_server(server) == -1)
+    return -1;
   struct listener l = { .server = server };
   l.max = server->max_clients ? server->max_clients : DEFAULT_MAX_CLIENTS;
   l.fds = malloc(l.max * sizeof *l.fds);

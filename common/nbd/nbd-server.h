@@ -5,8 +5,10 @@
 #define P2V_NBD_SERVER_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "disk.h"
 
@@ -27,12 +29,29 @@ struct p2v_tls;               /* loaded credentials, shared by all clients */
 struct p2v_tls *p2v_tls_load(const struct p2v_tls_options *options);
 void p2v_tls_free(struct p2v_tls *tls);
 
+/* Exports every server offers besides its disks (docs/dial-in.md).  Disk
+ * export names never start with "p2v:". */
+#define P2V_EXPORT_PREFIX "p2v:"
+#define P2V_EXPORT_SURVEY "p2v:survey"  /* the survey JSON as a read-only byte export */
+#define P2V_EXPORT_DONE   "p2v:done"    /* empty; a client opening it says "I have everything" */
+
+/* What the server has done so far, for a console or a progress line.
+ * Written by the serving threads, read by any thread. */
+struct p2v_nbd_counters {
+  _Atomic uint64_t *bytes_served;   /* per disk (ndisks entries): data and holes replied */
+  atomic_uint clients;              /* sessions being served now */
+  atomic_bool converter_done;       /* a client opened P2V_EXPORT_DONE */
+};
+
 struct p2v_nbd_server {
   struct p2v_disk **disks;    /* one export each, named disk->export_name */
   size_t ndisks;
   struct p2v_tls *tls;        /* NULL when mode is P2V_TLS_OFF */
   enum p2v_tls_mode tls_mode;
   unsigned max_clients;       /* connections served at once; 0: default (16) */
+  const char *survey_json;    /* served as P2V_EXPORT_SURVEY; NULL: no such export */
+  size_t survey_len;
+  struct p2v_nbd_counters *counters;  /* NULL: not counted */
 };
 
 /* Serve one client on a connected socket (either side may have dialled).
@@ -45,6 +64,15 @@ void p2v_nbd_serve_connection(const struct p2v_nbd_server *server, int fd);
  * Returns 0, or -1 reported. */
 int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
                            volatile sig_atomic_t *stop);
+
+/* Dial-in: keep up to `connections` sessions open to the converter listening
+ * at address (HOST:PORT), serving one NBD session on each (this side is the
+ * NBD server); dial again when one ends; while the converter is unreachable,
+ * retry with back-off and say so once per outage.  Returns 0 when the
+ * converter opened P2V_EXPORT_DONE, -1 when *stop became non-zero or on a
+ * fatal error (reported). */
+int p2v_nbd_serve_dialer(const struct p2v_nbd_server *server, const char *address,
+                         unsigned connections, volatile sig_atomic_t *stop);
 
 /* "ADDR:PORT", "[v6]:PORT", or ":PORT"/"PORT" (127.0.0.1).  Returns a
  * listening socket, or -1 with a clear error (e.g. port in use). */

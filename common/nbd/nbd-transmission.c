@@ -44,6 +44,29 @@ static int send_error(struct nbd_client *c, const struct nbd_request *req, uint3
   return send_simple(c, req->cookie, error);
 }
 
+/* ---- The export's contents ---- */
+
+static int export_pread(struct nbd_client *c, void *buf, size_t count, uint64_t offset)
+{
+  switch (c->export.kind) {
+  case NBD_EXPORT_DISK:
+    return p2v_disk_pread(c->export.disk, buf, count, offset);
+  case NBD_EXPORT_SURVEY:        /* ranges were checked against its size */
+    memcpy(buf, c->server->survey_json + offset, count);
+    return 0;
+  case NBD_EXPORT_DONE:          /* empty: no read gets this far */
+    break;
+  }
+  return -1;
+}
+
+static void count_served(struct nbd_client *c, uint64_t bytes)
+{
+  struct p2v_nbd_counters *counters = c->server->counters;
+  if (counters && counters->bytes_served && c->export.kind == NBD_EXPORT_DISK)
+    atomic_fetch_add(&counters->bytes_served[c->export.id], bytes);
+}
+
 /* ---- Gathering extents in bounded batches ---- */
 
 static int collect_extent(void *opaque, uint64_t offset, uint64_t length, bool hole)
@@ -79,9 +102,13 @@ static int gather_extents(struct nbd_client *c, uint64_t offset, uint64_t end, s
   c->ext_pos = offset;
   c->ext_end = end;
   c->ext_stopped = c->ext_bad = false;
-  int r = p2v_disk_extents(c->disk, offset, end - offset, collect_extent, c);
+  int r;
+  if (c->export.kind == NBD_EXPORT_DISK)
+    r = p2v_disk_extents(c->export.disk, offset, end - offset, collect_extent, c);
+  else                                        /* the survey: all data */
+    r = collect_extent(c, offset, end - offset, false);
   if (c->ext_bad) {
-    p2v_warning("%s: disk %s reported inconsistent extents", c->peer, c->disk->export_name);
+    p2v_warning("%s: disk %s reported inconsistent extents", c->peer, c->export.name);
     return -1;
   }
   if (r == -1 && !c->ext_stopped)
@@ -107,7 +134,7 @@ static int send_data_stream(struct nbd_client *c, const struct nbd_request *req,
   uint64_t done = 0;
   while (done < req->length) {
     size_t n = req->length - done < NBD_BUF_DATA ? req->length - done : NBD_BUF_DATA;
-    if (p2v_disk_pread(c->disk, data, n, req->offset + done) == -1) {
+    if (export_pread(c, data, n, req->offset + done) == -1) {
       if (done > 0)
         return -1;
       return send_error(c, req, NBD_EIO);
@@ -122,6 +149,7 @@ static int send_data_stream(struct nbd_client *c, const struct nbd_request *req,
     done += n;
     if (nbd_send(c, start, len, done < req->length) == -1)
       return -1;
+    count_served(c, n);
   }
   return 0;
 }
@@ -153,13 +181,16 @@ static int send_extent_chunks(struct nbd_client *c, uint64_t cookie,
                             NBD_REPLY_TYPE_OFFSET_HOLE, cookie, 12);
     nbd_put64(b + NBD_CHUNK_HEADER_SIZE, e->offset);
     nbd_put32(b + NBD_CHUNK_HEADER_SIZE + 8, (uint32_t) e->length);
-    return nbd_send(c, b, sizeof b, !done);
+    if (nbd_send(c, b, sizeof b, !done) == -1)
+      return -1;
+    count_served(c, e->length);
+    return 0;
   }
   unsigned char *data = c->buf + NBD_BUF_HEADROOM;
   uint64_t pos = e->offset, end = e->offset + e->length;
   while (pos < end) {
     size_t n = end - pos < NBD_BUF_DATA ? end - pos : NBD_BUF_DATA;
-    if (p2v_disk_pread(c->disk, data, n, pos) == -1) {
+    if (export_pread(c, data, n, pos) == -1) {
       if (send_error_chunk(c, cookie, NBD_EIO, true, pos) == -1)
         return -1;
       return 1;
@@ -171,6 +202,7 @@ static int send_extent_chunks(struct nbd_client *c, uint64_t cookie,
     nbd_put64(hdr + NBD_CHUNK_HEADER_SIZE, pos);
     if (nbd_send(c, hdr, n + NBD_CHUNK_HEADER_SIZE + 8, !last) == -1)
       return -1;
+    count_served(c, n);
     pos += n;
   }
   return 0;
@@ -292,7 +324,7 @@ void nbd_transmission(struct nbd_client *c)
       p2v_debug("%s: client disconnected", c->peer);
       return;
     }
-    uint32_t error = nbd_validate_request(&req, c->disk->size, NBD_MAX_REQUEST,
+    uint32_t error = nbd_validate_request(&req, c->export.size, NBD_MAX_REQUEST,
                                           c->structured, c->meta);
     int r;
     if (error)

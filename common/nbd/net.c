@@ -2,17 +2,20 @@
  * ":PORT" or "PORT" (the last two mean 127.0.0.1).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "nbd-server.h"
+#include "nbd-internal.h"
 
 #define LISTEN_BACKLOG 64
 
@@ -144,6 +147,85 @@ int p2v_net_connect(const char *address)
   }
   int one = 1;
   (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+/* ---- dialling quietly, for the dialer's retries ---- */
+
+#define DIAL_POLL_MS 200
+
+/* Non-blocking connect to one address, waiting at most timeout_ms and
+ * giving up early on *stop.  fd (blocking again), or -1 with errno. */
+static int dial_one(const struct addrinfo *a, int timeout_ms, volatile sig_atomic_t *stop,
+                    const atomic_bool *also_stop)
+{
+  int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+  if (fd == -1)
+    return -1;
+  int err = 0;
+  if (connect(fd, a->ai_addr, a->ai_addrlen) == -1) {
+    err = errno;
+    while (err == EINPROGRESS || err == EINTR) {
+      bool stopping = *stop || (also_stop && atomic_load(also_stop));
+      if (stopping || timeout_ms <= 0) {
+        err = stopping ? EINTR : ETIMEDOUT;
+        break;
+      }
+      struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+      int wait = timeout_ms < DIAL_POLL_MS ? timeout_ms : DIAL_POLL_MS;
+      int r = poll(&pfd, 1, wait);
+      timeout_ms -= wait;
+      if (r == -1 && errno != EINTR) {
+        err = errno;
+        break;
+      }
+      if (r > 0) {
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+          err = errno;
+        break;
+      }
+    }
+  }
+  if (err == 0) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+      err = errno;
+  }
+  if (err != 0) {
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  int one = 1;
+  (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+int nbd_net_dial(const char *address, int timeout_ms, volatile sig_atomic_t *stop,
+                 const atomic_bool *also_stop, char *why, size_t why_size)
+{
+  char host[NI_MAXHOST], port[NI_MAXSERV];
+  if (split_address(address, host, sizeof host, port, sizeof port) == -1) {
+    snprintf(why, why_size, "malformed address");
+    return -1;
+  }
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+  struct addrinfo *res;
+  int gerr = getaddrinfo(host, port, &hints, &res);
+  if (gerr != 0) {                         /* DNS may come back: a retry reason */
+    snprintf(why, why_size, "%s", gai_strerror(gerr));
+    return -1;
+  }
+  int fd = -1, err = EADDRNOTAVAIL;
+  for (struct addrinfo *a = res; a && fd == -1 && !*stop; a = a->ai_next) {
+    fd = dial_one(a, timeout_ms, stop, also_stop);
+    if (fd == -1)
+      err = errno;
+  }
+  freeaddrinfo(res);
+  if (fd == -1)
+    snprintf(why, why_size, "%s", strerror(err));
   return fd;
 }
 

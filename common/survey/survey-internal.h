@@ -35,7 +35,10 @@ char *survey_link_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 int survey_grow(void **items, size_t *capacity, size_t count, size_t size);
 
 /* survey-linux-disk.c, survey-linux-net.c, survey-linux-pci.c */
-void survey_linux_disks(struct p2v_survey *s, const char *const *paths, size_t n);
+/* opened: NULL, or the disks of paths already opened with p2v_disk_open. */
+struct p2v_disk;
+void survey_linux_disks(struct p2v_survey *s, const char *const *paths,
+                        struct p2v_disk *const *opened, size_t n);
 void survey_linux_nics(struct p2v_survey *s);
 void survey_linux_pci(struct p2v_survey *s);
 

@@ -174,6 +174,61 @@ static struct json_object *pci_device_json(const struct p2v_survey_pci_device *p
   return obj;
 }
 
+static struct json_object *missing_driver_json(const struct p2v_survey_missing_driver *m, bool *ok)
+{
+  struct json_object *obj = json_object_new_object();
+  struct json_object *fw = json_object_new_array_ext((int)m->nmissing_firmware);
+  if (!obj || !fw) {
+    json_object_put(obj);
+    json_object_put(fw);
+    *ok = false;
+    return NULL;
+  }
+  add(obj, "slot", string_or_null(m->slot), ok);
+  add(obj, "class_code", string_or_null(m->class_code), ok);
+  add(obj, "vendor_id", string_or_null(m->vendor_id), ok);
+  add(obj, "device_id", string_or_null(m->device_id), ok);
+  add(obj, "module", string_or_null(m->module), ok);
+  add(obj, "module_in_image", tristate(m->module_in_image), ok);
+  for (size_t i = 0; i < m->nmissing_firmware; i++)
+    if (json_object_array_add(fw, json_object_new_string(m->missing_firmware[i])) != 0)
+      *ok = false;
+  add(obj, "missing_firmware", fw, ok);
+  return obj;
+}
+
+/* The optional arrays: present only when they have entries, so documents
+ * of machines without findings stay as they were. */
+static void add_findings(struct json_object *root, const struct p2v_survey *s, bool *ok)
+{
+  if (s->nproblems) {
+    struct json_object *arr = json_object_new_array_ext((int)s->nproblems);
+    for (size_t i = 0; arr && i < s->nproblems; i++) {
+      struct json_object *p = json_object_new_object();
+      if (!p) {
+        *ok = false;
+        break;
+      }
+      add(p, "code", string_or_null(s->problems[i].code), ok);
+      add(p, "message", string_or_null(s->problems[i].message), ok);
+      if (json_object_array_add(arr, p) != 0)
+        *ok = false;
+    }
+    if (!arr)
+      *ok = false;
+    add(root, "problems", arr, ok);
+  }
+  if (s->nmissing_drivers) {
+    struct json_object *arr = json_object_new_array_ext((int)s->nmissing_drivers);
+    for (size_t i = 0; arr && i < s->nmissing_drivers; i++)
+      if (json_object_array_add(arr, missing_driver_json(&s->missing_drivers[i], ok)) != 0)
+        *ok = false;
+    if (!arr)
+      *ok = false;
+    add(root, "missing_drivers", arr, ok);
+  }
+}
+
 char *p2v_survey_to_json(const struct p2v_survey *s, bool pretty)
 {
   bool ok = true;
@@ -205,6 +260,7 @@ char *p2v_survey_to_json(const struct p2v_survey *s, bool pretty)
     if (json_object_array_add(pci, pci_device_json(&s->pci_devices[i], &ok)) != 0)
       ok = false;
   add(root, "pci_devices", pci, &ok);
+  add_findings(root, s, &ok);
   if (!disks || !nics || !pci)
     ok = false;
 

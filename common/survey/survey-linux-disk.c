@@ -97,21 +97,24 @@ static void from_sysfs(struct p2v_survey_disk *d, const char *devdir)
 }
 
 /* Partitions and usage, from the disk module (which reads filesystems in a
- * sandboxed child).  A disk it cannot open keeps partitions unknown and
- * counts as fully used. */
-static void from_disk_module(struct p2v_survey_disk *d)
+ * sandboxed child), or from the disk the caller opened already.  A disk
+ * that cannot be opened keeps partitions unknown and counts as fully used. */
+static void from_disk_module(struct p2v_survey_disk *d, struct p2v_disk *opened)
 {
-  /* Try an open first, so a disk we may not read is one warning here
-   * rather than an error line from the disk module. */
-  CLEANUP_CLOSE int fd = open(d->path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1) {
-    p2v_warning("survey: %s: cannot open, its partitions are unknown: %m", d->path);
-    return;
-  }
-  struct p2v_disk *disk = p2v_disk_open(d->path, &(struct p2v_disk_options){ 0 });
+  struct p2v_disk *disk = opened;
   if (!disk) {
-    p2v_warning("survey: %s: cannot read, its partitions are unknown", d->path);
-    return;
+    /* Try an open first, so a disk we may not read is one warning here
+     * rather than an error line from the disk module. */
+    CLEANUP_CLOSE int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+      p2v_warning("survey: %s: cannot open, its partitions are unknown: %m", d->path);
+      return;
+    }
+    disk = p2v_disk_open(d->path, &(struct p2v_disk_options){ 0 });
+    if (!disk) {
+      p2v_warning("survey: %s: cannot read, its partitions are unknown", d->path);
+      return;
+    }
   }
   if (disk->size <= INT64_MAX)
     d->size_bytes = disk->size;
@@ -124,7 +127,8 @@ static void from_disk_module(struct p2v_survey_disk *d)
   }
   d->partitions = n ? calloc(n, sizeof *d->partitions) : NULL;
   if (n && !d->partitions) {
-    p2v_disk_close(disk);
+    if (!opened)
+      p2v_disk_close(disk);
     return;
   }
   d->partitions_known = true;
@@ -151,11 +155,12 @@ static void from_disk_module(struct p2v_survey_disk *d)
     used = unused < d->size_bytes ? d->size_bytes - unused : 0;
   }
   d->used_bytes = used;
-  p2v_disk_close(disk);
+  if (!opened)
+    p2v_disk_close(disk);
 }
 
 /* Describe the disk or image at path; false if it cannot even be found. */
-static bool describe(struct p2v_survey_disk *d, const char *path)
+static bool describe(struct p2v_survey_disk *d, const char *path, struct p2v_disk *opened)
 {
   struct stat st;
   if (stat(path, &st) == -1) {
@@ -190,7 +195,7 @@ static bool describe(struct p2v_survey_disk *d, const char *path)
     return false;
   }
   d->used_bytes = d->size_bytes;                      /* until known better */
-  from_disk_module(d);
+  from_disk_module(d, opened);
   return true;
 }
 
@@ -234,7 +239,8 @@ static char **list_system_disks(size_t *n)
   return names;
 }
 
-void survey_linux_disks(struct p2v_survey *s, const char *const *paths, size_t n)
+void survey_linux_disks(struct p2v_survey *s, const char *const *paths,
+                        struct p2v_disk *const *opened, size_t n)
 {
   char **owned = NULL;
   size_t nowned = 0;
@@ -249,7 +255,7 @@ void survey_linux_disks(struct p2v_survey *s, const char *const *paths, size_t n
   }
   s->disks = n ? calloc(n, sizeof *s->disks) : NULL;
   for (size_t i = 0; s->disks && i < n; i++)
-    if (describe(&s->disks[s->ndisks], paths[i]))
+    if (describe(&s->disks[s->ndisks], paths[i], opened ? opened[i] : NULL))
       s->ndisks++;
   for (size_t i = 0; i < nowned; i++)
     free(owned[i]);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "disk.h"
 #include "log.h"
 #include "survey-internal.h"
 
@@ -166,7 +167,8 @@ static uint64_t collect_memory(void)
   return P2V_SURVEY_UNKNOWN;
 }
 
-struct p2v_survey *p2v_survey_collect(const char *const *disk_paths, size_t ndisks)
+static struct p2v_survey *collect(const char *const *disk_paths,
+                                  struct p2v_disk *const *opened, size_t ndisks)
 {
   struct p2v_survey *s = calloc(1, sizeof *s);
   if (!s) {
@@ -181,9 +183,32 @@ struct p2v_survey *p2v_survey_collect(const char *const *disk_paths, size_t ndis
   collect_firmware(s);
   collect_cpus(&s->cpus);
   s->memory_bytes = collect_memory();
-  survey_linux_disks(s, disk_paths, ndisks);
+  survey_linux_disks(s, disk_paths, opened, ndisks);
   survey_linux_nics(s);
   survey_linux_pci(s);
   survey_pci_names(s);
+  return s;
+}
+
+struct p2v_survey *p2v_survey_collect(const char *const *disk_paths, size_t ndisks)
+{
+  return collect(disk_paths, NULL, ndisks);
+}
+
+struct p2v_survey *p2v_survey_collect_disks(struct p2v_disk *const *disks, size_t ndisks)
+{
+  if (ndisks == 0) {
+    p2v_error("survey: no disks given");
+    return NULL;
+  }
+  const char **paths = calloc(ndisks, sizeof *paths);
+  if (!paths) {
+    p2v_error("survey: out of memory");
+    return NULL;
+  }
+  for (size_t i = 0; i < ndisks; i++)
+    paths[i] = disks[i]->path;
+  struct p2v_survey *s = collect(paths, disks, ndisks);
+  free(paths);
   return s;
 }

@@ -394,6 +394,47 @@ static int read_pci_device(struct json_object *obj, const struct where *w,
     get_string(obj, w, "driver", true, &p->driver) == -1 ? -1 : 0;
 }
 
+static int read_problem(struct json_object *obj, const struct where *w,
+                        struct p2v_survey_problem *p)
+{
+  if (get_string(obj, w, "code", false, &p->code) == -1 ||
+      get_string(obj, w, "message", false, &p->message) == -1)
+    return -1;
+  return 0;
+}
+
+static int read_missing_driver(struct json_object *obj, const struct where *w,
+                               struct p2v_survey_missing_driver *m)
+{
+  struct json_object *arr;
+  if (get_string(obj, w, "slot", false, &m->slot) == -1 ||
+      get_hex(obj, w, "class_code", false, 6, &m->class_code) == -1 ||
+      get_hex(obj, w, "vendor_id", false, 4, &m->vendor_id) == -1 ||
+      get_hex(obj, w, "device_id", false, 4, &m->device_id) == -1 ||
+      get_string(obj, w, "module", true, &m->module) == -1 ||
+      get_tristate(obj, w, "module_in_image", &m->module_in_image) == -1 ||
+      get_array(obj, w, "missing_firmware", false, &arr, sizeof *m->missing_firmware,
+                (void **)&m->missing_firmware, &m->nmissing_firmware) == -1)
+    return -1;
+  struct where fw = child(w, "missing_firmware");
+  for (size_t i = 0; i < m->nmissing_firmware; i++) {
+    struct json_object *e = json_object_array_get_idx(arr, i);
+    struct where ew = element(&fw, i);
+    if (!json_object_is_type(e, json_type_string))
+      return bad(&ew, NULL, "expected a string");
+    size_t len = (size_t)json_object_get_string_len(e);
+    const char *s = json_object_get_string(e);
+    if (len > P2V_SURVEY_MAX_STRING)
+      return bad(&ew, NULL, "longer than %d bytes", P2V_SURVEY_MAX_STRING);
+    for (size_t j = 0; j < len; j++)
+      if ((unsigned char)s[j] < 0x20 || s[j] == 0x7f)
+        return bad(&ew, NULL, "contains a control character");
+    if (!(m->missing_firmware[i] = strdup(s)))
+      return out_of_memory();
+  }
+  return 0;
+}
+
 /* Arrays of objects at the top level: disks, nics, pci_devices. */
 #define READ_ARRAY(root, key, items, n, read_one)                               \
   do {                                                                          \
@@ -436,6 +477,13 @@ static int read_survey(struct json_object *root, struct p2v_survey *s)
   READ_ARRAY(root, "disks", s->disks, s->ndisks, read_disk);
   READ_ARRAY(root, "nics", s->nics, s->nnics, read_nic);
   READ_ARRAY(root, "pci_devices", s->pci_devices, s->npci_devices, read_pci_device);
+  /* Optional members (the live image's findings): absent means none. */
+  struct json_object *unused;
+  if (json_object_object_get_ex(root, "problems", &unused))
+    READ_ARRAY(root, "problems", s->problems, s->nproblems, read_problem);
+  if (json_object_object_get_ex(root, "missing_drivers", &unused))
+    READ_ARRAY(root, "missing_drivers", s->missing_drivers, s->nmissing_drivers,
+               read_missing_driver);
   return 0;
 }
 

@@ -180,4 +180,8 @@ void p2v_survey_print_text(const struct p2v_survey *s, FILE *fp)
   fprintf(fp, "pci devices: %zu\n", s->npci_devices);
   for (size_t i = 0; i < s->npci_devices; i++)
     print_pci_device(&s->pci_devices[i], fp);
+  if (s->nproblems)
+    fprintf(fp, "problems:  %zu\n", s->nproblems);
+  for (size_t i = 0; i < s->nproblems; i++)
+    fprintf(fp, "  %s: %s\n", s->problems[i].code, s->problems[i].message);
 }

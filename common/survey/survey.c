@@ -71,6 +71,35 @@ static void free_pci_device(struct p2v_survey_pci_device *dev)
   free(dev->driver);
 }
 
+static void free_missing_driver(struct p2v_survey_missing_driver *m)
+{
+  free(m->slot);
+  free(m->class_code);
+  free(m->vendor_id);
+  free(m->device_id);
+  free(m->module);
+  for (size_t i = 0; i < m->nmissing_firmware; i++)
+    free(m->missing_firmware[i]);
+  free(m->missing_firmware);
+}
+
+int p2v_survey_add_problem(struct p2v_survey *survey, const char *code, const char *message)
+{
+  struct p2v_survey_problem *grown =
+    realloc(survey->problems, (survey->nproblems + 1) * sizeof *grown);
+  if (!grown)
+    return -1;
+  survey->problems = grown;
+  char *c = strdup(code), *m = strdup(message);
+  if (!c || !m) {
+    free(c);
+    free(m);
+    return -1;
+  }
+  grown[survey->nproblems++] = (struct p2v_survey_problem){ c, m };
+  return 0;
+}
+
 /* Also frees half-built surveys: arrays are zeroed when allocated and their
  * counts set at once. */
 void p2v_survey_free(struct p2v_survey *survey)
@@ -93,5 +122,13 @@ void p2v_survey_free(struct p2v_survey *survey)
   for (size_t i = 0; i < survey->npci_devices; i++)
     free_pci_device(&survey->pci_devices[i]);
   free(survey->pci_devices);
+  for (size_t i = 0; i < survey->nproblems; i++) {
+    free(survey->problems[i].code);
+    free(survey->problems[i].message);
+  }
+  free(survey->problems);
+  for (size_t i = 0; i < survey->nmissing_drivers; i++)
+    free_missing_driver(&survey->missing_drivers[i]);
+  free(survey->missing_drivers);
   free(survey);
 }

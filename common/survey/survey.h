@@ -106,6 +106,25 @@ struct p2v_survey_pci_device {
   char *driver;                /* bound driver, NULL if none */
 };
 
+/* Something the live image found that stops or endangers the migration
+ * (optional member "problems"; absent in older documents). */
+struct p2v_survey_problem {
+  char *code;                  /* "no-disk", "no-network-link", "missing-driver"; never NULL */
+  char *message;               /* one line for a person; never NULL */
+};
+
+/* A storage or network controller no driver claimed (optional member
+ * "missing_drivers"), with what the kernel catalog says it needs. */
+struct p2v_survey_missing_driver {
+  char *slot;                  /* "0000:00:03.0"; never NULL */
+  char *class_code;            /* "020000"; never NULL */
+  char *vendor_id, *device_id; /* "8086", "100e"; never NULL */
+  char *module;                /* "e1000"; NULL: no module known */
+  enum p2v_tristate module_in_image;   /* unknown when module is NULL */
+  char **missing_firmware;     /* firmware files the module asks for that are absent */
+  size_t nmissing_firmware;
+};
+
 struct p2v_survey {
   uint64_t schema_version;     /* P2V_SURVEY_SCHEMA_VERSION */
   char *hostname;
@@ -120,6 +139,11 @@ struct p2v_survey {
   size_t nnics;
   struct p2v_survey_pci_device *pci_devices;
   size_t npci_devices;
+  /* Optional: written only when not empty (the live image fills them). */
+  struct p2v_survey_problem *problems;
+  size_t nproblems;
+  struct p2v_survey_missing_driver *missing_drivers;
+  size_t nmissing_drivers;
 };
 
 /* Survey this machine.  disk_paths: disks or image files to describe; with
@@ -127,6 +151,11 @@ struct p2v_survey {
  * nbd, optical or floppy devices).  Missing facts are left unknown, with a
  * warning for important ones; returns NULL only when out of memory. */
 struct p2v_survey *p2v_survey_collect(const char *const *disk_paths, size_t ndisks);
+/* The same, describing disks the caller has already opened (and so
+ * probed) with p2v_disk_open: their partitions and usage come from that
+ * probe, so no disk is read twice and its warnings are not repeated. */
+struct p2v_disk;
+struct p2v_survey *p2v_survey_collect_disks(struct p2v_disk *const *disks, size_t ndisks);
 
 /* The JSON document (docs/survey.md); the caller frees it.  NULL with an
  * error reported only when out of memory. */
@@ -140,6 +169,9 @@ struct p2v_survey *p2v_survey_from_json(const char *text, size_t len);
 void p2v_survey_print_text(const struct p2v_survey *survey, FILE *fp);
 
 void p2v_survey_free(struct p2v_survey *survey);
+
+/* Append a problem (copies of code and message); -1 when out of memory. */
+int p2v_survey_add_problem(struct p2v_survey *survey, const char *code, const char *message);
 
 /* Names as the JSON spells them; NULL for unknown. */
 const char *p2v_survey_firmware_name(enum p2v_firmware firmware);

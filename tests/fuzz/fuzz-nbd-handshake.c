@@ -1,7 +1,7 @@
 /* Fuzz the whole NBD server: the input is everything a client sends
  * (handshake, options, requests), fed over a socketpair to
- * p2v_nbd_serve_connection serving a made-up disk, while the replies are
- * read and thrown away.
+ * p2v_nbd_serve_connection serving made-up disks, a survey (p2v:survey)
+ * and p2v:done, while the replies are read and thrown away.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +42,12 @@ static void setup(void)
   server.disks = disks;
   server.ndisks = 2;
   server.tls_mode = P2V_TLS_OFF;
+  static const char survey[] = "{\"schema_version\": 1}\n";
+  static _Atomic uint64_t bytes_served[2];
+  static struct p2v_nbd_counters counters = { .bytes_served = bytes_served };
+  server.survey_json = survey;
+  server.survey_len = sizeof survey - 1;
+  server.counters = &counters;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,7 @@
 /* The NBD server against a real client (libnbd): list, info, reads with
  * and without structured replies, hole chunks, block status, refused
- * writes, bad ranges, many clients at once, the client limit.
+ * writes, bad ranges, many clients at once, the client limit, the
+ * p2v:survey and p2v:done exports, counters, and the dialer.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <inttypes.h>
@@ -89,9 +90,10 @@ static void test_list_info(void)
   CHECK(nbd_set_opt_mode(h, true) == 0);
   CHECK(nbd_set_full_info(h, true) == 0);
   CHECK(nbd_connect_tcp(h, "127.0.0.1", portstr) == 0);
-  char names[256] = "";
-  CHECK(nbd_opt_list(h, (nbd_list_callback) { .callback = list_cb, .user_data = names }) == 2);
-  CHECK(strcmp(names, "sda=test disk one;sdb=;") == 0);
+  char names[512] = "";
+  CHECK(nbd_opt_list(h, (nbd_list_callback) { .callback = list_cb, .user_data = names }) == 4);
+  CHECK(strncmp(names, "sda=test disk one;sdb=;p2v:survey=survey ", 41) == 0);
+  CHECK(strstr(names, ";p2v:done=empty; ") != NULL);
 
   CHECK(nbd_set_export_name(h, "sdb") == 0);
   CHECK(nbd_opt_info(h) == 0);
@@ -254,6 +256,151 @@ static void test_refusals(void)
   nbd_close(h);
 }
 
+/* ---- p2v:survey and p2v:done ---- */
+
+static const char survey_text[] = "{\"schema_version\": 1, \"hostname\": \"test\"}\n";
+static struct p2v_nbd_counters counters;
+static _Atomic uint64_t bytes_served[2];
+
+/* The server marks done after its reply went out: give it a moment. */
+static bool wait_done(void)
+{
+  for (int i = 0; i < 100 && !atomic_load(&counters.converter_done); i++)
+    usleep(10 * 1000);
+  return atomic_load(&counters.converter_done);
+}
+
+static void test_survey_done(void)
+{
+  struct nbd_handle *h = connect_handle(P2V_EXPORT_SURVEY, true);
+  CHECK(nbd_get_size(h) == (int64_t) strlen(survey_text));
+  CHECK(nbd_is_read_only(h) == 1);
+  char buf[sizeof survey_text] = "";
+  CHECK(nbd_pread(h, buf, strlen(survey_text), 0, 0) == 0);
+  CHECK(memcmp(buf, survey_text, strlen(survey_text)) == 0);
+  CHECK(nbd_pread(h, buf, 10, 5, 0) == 0 && memcmp(buf, survey_text + 5, 10) == 0);
+  CHECK(nbd_pread(h, buf, 2, strlen(survey_text) - 1, 0) == -1);   /* past the end */
+  struct extents x = { .n = 0 };
+  CHECK(nbd_block_status(h, strlen(survey_text), 0,
+                         (nbd_extent_callback) { .callback = extent_cb, .user_data = &x },
+                         0) == 0);
+  CHECK(x.n == 2 && x.e[0] == strlen(survey_text) && x.e[1] == 0);   /* all data */
+  nbd_close(h);
+  CHECK(!atomic_load(&counters.converter_done));
+
+  /* INFO alone on p2v:done says nothing yet. */
+  h = open_handle("", true);
+  char portstr[16];
+  snprintf(portstr, sizeof portstr, "%d", port);
+  CHECK(nbd_set_opt_mode(h, true) == 0);
+  CHECK(nbd_connect_tcp(h, "127.0.0.1", portstr) == 0);
+  CHECK(nbd_set_export_name(h, P2V_EXPORT_DONE) == 0);
+  CHECK(nbd_opt_info(h) == 0);
+  CHECK(nbd_get_size(h) == 0);
+  CHECK(!atomic_load(&counters.converter_done));
+  CHECK(nbd_opt_go(h) == 0);                       /* INFO then GO: done */
+  CHECK(nbd_pread(h, buf, 1, 0, 0) == -1);         /* empty */
+  CHECK(nbd_flush(h, 0) == 0);
+  nbd_close(h);
+  CHECK(wait_done());
+  atomic_store(&counters.converter_done, false);
+
+  /* Plain GO, without structured replies. */
+  h = connect_handle(P2V_EXPORT_DONE, false);
+  nbd_close(h);
+  CHECK(wait_done());
+  atomic_store(&counters.converter_done, false);
+
+  /* Disk bytes are counted, data and holes alike. */
+  uint64_t before = atomic_load(&bytes_served[1]);
+  h = connect_handle("sdb", true);
+  check_range(h, 0, 3 * MIB, 0);
+  nbd_close(h);
+  CHECK(atomic_load(&bytes_served[1]) - before == 3 * MIB);
+}
+
+/* ---- the dialer: this side dials, a libnbd client on the accepted socket ---- */
+
+struct dialer_arg {
+  struct p2v_nbd_server *server;
+  char address[64];
+  unsigned connections;
+  volatile sig_atomic_t stop;
+  int result;
+};
+
+static void *dialer_thread(void *arg)
+{
+  struct dialer_arg *a = arg;
+  a->result = p2v_nbd_serve_dialer(a->server, a->address, a->connections, &a->stop);
+  return NULL;
+}
+
+static struct nbd_handle *accept_handle(int lfd, const char *export)
+{
+  int fd = accept(lfd, NULL, NULL);
+  CHECK(fd >= 0);
+  struct nbd_handle *h = open_handle(export, true);
+  CHECK(nbd_connect_socket(h, fd) == 0);
+  return h;
+}
+
+static void test_dialer(void)
+{
+  int lfd = p2v_net_listen("127.0.0.1:0");
+  CHECK(lfd >= 0);
+  struct dialer_arg a = { .server = &server, .connections = 3 };
+  CHECK(p2v_net_local_address(lfd, a.address, sizeof a.address) == 0);
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, dialer_thread, &a) == 0);
+
+  /* Three sessions wait; two used at once, then more than three in all
+   * (the dialer dials again as sessions end). */
+  struct nbd_handle *h1 = accept_handle(lfd, "sda");
+  struct nbd_handle *h2 = accept_handle(lfd, P2V_EXPORT_SURVEY);
+  check_range(h1, 0, MIB, 0);
+  char buf[sizeof survey_text] = "";
+  CHECK(nbd_pread(h2, buf, strlen(survey_text), 0, 0) == 0);
+  CHECK(memcmp(buf, survey_text, strlen(survey_text)) == 0);
+  nbd_close(h1);
+  nbd_close(h2);
+  for (int i = 0; i < 4; i++) {
+    struct nbd_handle *h = accept_handle(lfd, "sdb");
+    check_range(h, 39 * MIB, 2 * MIB, 0);
+    nbd_close(h);
+  }
+  /* A session left waiting in the accept queue long past the handshake
+   * limits would still work; here: done ends the dialer with 0, and the
+   * unused sessions go. */
+  struct nbd_handle *done = accept_handle(lfd, P2V_EXPORT_DONE);
+  nbd_close(done);
+  pthread_join(t, NULL);
+  CHECK(a.result == 0);
+  close(lfd);
+
+  /* Nobody listening: the dialer retries until stopped, then says -1. */
+  lfd = p2v_net_listen("127.0.0.1:0");
+  CHECK(lfd >= 0);
+  CHECK(p2v_net_local_address(lfd, a.address, sizeof a.address) == 0);
+  close(lfd);
+  a.stop = 0;
+  CHECK(pthread_create(&t, NULL, dialer_thread, &a) == 0);
+  usleep(1500 * 1000);
+  a.stop = 1;
+  pthread_join(t, NULL);
+  CHECK(a.result == -1);
+
+  /* A disk named like a reserved export is refused before any dial. */
+  struct p2v_disk *bad = memdisk_new("p2v:evil", NULL);
+  struct p2v_nbd_server bad_server = { .disks = &bad, .ndisks = 1 };
+  a.server = &bad_server;
+  a.stop = 0;
+  CHECK(pthread_create(&t, NULL, dialer_thread, &a) == 0);
+  pthread_join(t, NULL);
+  CHECK(a.result == -1);
+  p2v_disk_close(bad);
+}
+
 /* ---- many clients ---- */
 
 static void *reader_thread(void *arg)
@@ -295,6 +442,10 @@ int main(int argc, char **argv)
   server.disks = disks;
   server.ndisks = 2;
   server.tls_mode = P2V_TLS_OFF;
+  server.survey_json = survey_text;
+  server.survey_len = strlen(survey_text);
+  counters.bytes_served = bytes_served;
+  server.counters = &counters;
 
   int lfd = p2v_net_listen("127.0.0.1:0");
   CHECK(lfd >= 0);
@@ -310,6 +461,7 @@ int main(int argc, char **argv)
   test_reads();
   test_block_status();
   test_refusals();
+  test_survey_done();
   /* Let the earlier clients' threads finish before counting slots. */
   usleep(200 * 1000);
   test_many_clients();
@@ -322,6 +474,8 @@ int main(int argc, char **argv)
   pthread_join(lt, NULL);
   close(idle);
   close(lfd);
+
+  test_dialer();
 
   CHECK(p2v_net_is_loopback("127.0.0.1:10809"));
   CHECK(p2v_net_is_loopback(":10809"));

@@ -171,6 +171,52 @@ static void test_good(void)
   free(doc);
 }
 
+/* The live image's optional findings: absent in documents without them
+ * (old ones stay valid and unchanged), read, written and checked when there. */
+static void test_findings(void)
+{
+  char *json = round_trip(good, strlen(good));
+  CHECK(!strstr(json, "problems") && !strstr(json, "missing_drivers"));
+  free(json);
+
+  char *doc = edit("\"hostname\"",
+    "\"problems\": [ { \"code\": \"no-network-link\", \"message\": \"no network interface has a link\" },"
+    "  { \"code\": \"missing-driver\", \"message\": \"0000:00:03.0 network controller 8086:100e has no driver\" } ],"
+    "\"missing_drivers\": [ { \"slot\": \"0000:00:03.0\", \"class_code\": \"020000\","
+    "  \"vendor_id\": \"8086\", \"device_id\": \"100e\", \"module\": \"e1000\","
+    "  \"module_in_image\": false, \"missing_firmware\": [ \"e100/d101m_ucode.bin\" ] },"
+    "  { \"slot\": \"0000:00:05.0\", \"class_code\": \"010400\", \"vendor_id\": \"1000\","
+    "  \"device_id\": \"9999\", \"module\": null, \"module_in_image\": null, \"missing_firmware\": [] } ],"
+    "\"hostname\"");
+  struct p2v_survey *s = p2v_survey_from_json(doc, strlen(doc));
+  CHECK(s && s->nproblems == 2 && s->nmissing_drivers == 2);
+  CHECK(!strcmp(s->problems[0].code, "no-network-link"));
+  CHECK(!strcmp(s->missing_drivers[0].module, "e1000"));
+  CHECK(s->missing_drivers[0].module_in_image == P2V_NO);
+  CHECK(s->missing_drivers[0].nmissing_firmware == 1);
+  CHECK(!s->missing_drivers[1].module && s->missing_drivers[1].module_in_image == P2V_UNKNOWN);
+  CHECK(p2v_survey_add_problem(s, "no-disk", "no disk is visible") == 0 && s->nproblems == 3);
+  json = p2v_survey_to_json(s, false);
+  CHECK(json && strstr(json, "\"code\":\"no-disk\"") && strstr(json, "\"module_in_image\":false"));
+  free(json);
+  p2v_survey_free(s);
+  free(round_trip(doc, strlen(doc)));
+  free(doc);
+
+  expect_edit_error("\"hostname\"", "\"problems\": {}, \"hostname\"",
+                    "survey: problems: expected an array");
+  expect_edit_error("\"hostname\"", "\"problems\": [ { \"code\": \"x\" } ], \"hostname\"",
+                    "survey: problems[0].message: missing");
+  expect_edit_error("\"hostname\"",
+    "\"missing_drivers\": [ { \"slot\": \"s\", \"class_code\": \"02\", \"vendor_id\": \"8086\","
+    " \"device_id\": \"100e\", \"module\": null, \"module_in_image\": null, \"missing_firmware\": [] } ],"
+    " \"hostname\"", "survey: missing_drivers[0].class_code: expected 6 lower-case hex digits");
+  expect_edit_error("\"hostname\"",
+    "\"missing_drivers\": [ { \"slot\": \"s\", \"class_code\": \"020000\", \"vendor_id\": \"8086\","
+    " \"device_id\": \"100e\", \"module\": null, \"module_in_image\": null, \"missing_firmware\": [ 3 ] } ],"
+    " \"hostname\"", "survey: missing_drivers[0].missing_firmware[0]: expected a string");
+}
+
 static void test_not_json(void)
 {
   expect_error("", "survey: not valid JSON: the document is empty");
@@ -366,6 +412,7 @@ int main(void)
   p2v_log_init("test-survey-json");
   p2v_log_set_sink(catch_message);
   test_good();
+  test_findings();
   test_not_json();
   test_version();
   test_types();
