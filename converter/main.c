@@ -13,6 +13,7 @@ static const struct command {
   const char *summary;
 } commands[] = {
   { "copy", convert_copy, "copy an NBD source into a qcow2, VMDK or raw image" },
+  { "run",  convert_run,  "migrate a whole machine: preflight, convert, copy, metadata, verify" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,69 @@
+#!/bin/bash
+# p2v-convert run: what preflight stops, before anything is written but
+# the report: an unreachable source, too little space in --out (a real
+# 24 MiB tmpfs), a disk too big for VMDK, bad command lines.
+source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/convert-helpers.sh"
+source "$(dirname "$0")/run-helpers.sh"
+requires nbdkit jq
+[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+
+# Nothing listens: exit 3, one line, the report says preflight failed.
+port=$(free_port)
+expect_run_exit 3 "cannot reach source nbd://127.0.0.1:$port" \
+    "$P2V_CONVERT" run --source "nbd://127.0.0.1:$port" --out "$TEST_DIR/unreach" --target kvm
+no_disk_outputs "$TEST_DIR/unreach"
+[ "$(report_phase "$TEST_DIR/unreach" preflight)" = failed ] || fail "report: preflight not failed"
+[ "$(report_phase "$TEST_DIR/unreach" inspect)" = absent ] || fail "report: inspect ran"
+jq -e '.result.ok == false' "$TEST_DIR/unreach/report.json" >/dev/null || fail "report: result not failed"
+pass "unreachable source"
+
+# Too little space: 40 MiB of data, a 24 MiB filesystem.
+make_source "$TEST_DIR/src.img" >/dev/null
+port=$(free_port)
+start_nbdkit "$port" file "$TEST_DIR/src.img"
+mkdir "$TEST_DIR/small"
+mount -t tmpfs -o size=24m p2v-test "$TEST_DIR/small" || skip "cannot mount a tmpfs"
+unmount_small() { umount "$TEST_DIR/small"; }
+cleanup unmount_small
+status=0
+"$P2V_CONVERT" run --source "nbd://127.0.0.1:$port" --out "$TEST_DIR/small" --target kvm \
+    >"$TEST_DIR/out" 2>"$TEST_DIR/err" || status=$?
+[ "$status" -eq 10 ] || { cat "$TEST_DIR/err" >&2; fail "expected exit 10, got $status"; }
+[ "$(run_errors "$TEST_DIR/err" | wc -l)" -eq 1 ] || { cat "$TEST_DIR/err" >&2; fail "expected one error line"; }
+run_errors "$TEST_DIR/err" |
+    grep -Eq "not enough space in $TEST_DIR/small: need [0-9.]+ MiB \(.* of used data in 1 disk, .* for overlays and margin\), [0-9.]+ MiB free" ||
+    { cat "$TEST_DIR/err" >&2; fail "no clear line about space"; }
+no_disk_outputs "$TEST_DIR/small"
+[ "$(report_phase "$TEST_DIR/small" preflight)" = failed ] || fail "report: preflight not failed"
+pass "not enough space"
+
+# An output that exists is refused before inspection (no --force).
+mkdir "$TEST_DIR/exists"
+echo keep >"$TEST_DIR/exists/web01-disk.qcow2"
+expect_run_exit 6 "output $TEST_DIR/exists/web01-disk.qcow2 exists; use --force" \
+    "$P2V_CONVERT" run --source "nbd://127.0.0.1:$port" --out "$TEST_DIR/exists" --target kvm \
+    --name web01
+[ "$(cat "$TEST_DIR/exists/web01-disk.qcow2")" = keep ] || fail "the existing output was touched"
+[ "$(report_phase "$TEST_DIR/exists" inspect)" = absent ] || fail "inspection ran"
+[ ! -e "$TEST_DIR/exists/.p2v-work" ] || fail "a work directory was left"
+pass "existing output refused before inspection"
+
+# A 3 TiB disk cannot be a VMDK (2 TiB at most): caught before inspection.
+port=$(free_port)
+start_nbdkit "$port" null size=3T
+expect_run_exit 10 "a VMDK holds at most 2 TiB" \
+    "$P2V_CONVERT" run --source "nbd://127.0.0.1:$port" --out "$TEST_DIR/big" --target vmware
+no_disk_outputs "$TEST_DIR/big"
+pass "VMDK size limit"
+
+# Command lines.
+expect_exit 2 "give either --source" "$P2V_CONVERT" run --out "$TEST_DIR/x" --target kvm
+expect_exit 2 "--target takes kvm or vmware" \
+    "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target xen
+expect_exit 2 "--target vmware writes VMDK" \
+    "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target vmware -O qcow2
+expect_exit 2 "--memory takes a size" \
+    "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --memory 12
+[ ! -e "$TEST_DIR/x" ] || fail "a usage error created the output directory"
+pass "usage errors"
