@@ -33,6 +33,9 @@ enum {
 
 /* copy-command.c */
 int convert_copy(int argc, char **argv);
+/* An option's number from min to max into *out; -1 with one error line. */
+int convert_parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
+                           unsigned *out);
 
 /* nbd-source.c: one source image over a libnbd handle, whatever made it. */
 struct nbd_handle;

@@ -122,8 +122,8 @@ struct copy_args {
   double stall_timeout;
 };
 
-static int parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
-                          unsigned *out)
+int convert_parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
+                           unsigned *out)
 {
   char *end;
   errno = 0;
@@ -209,23 +209,23 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
     case OPT_TLS_PSK: a->tls_psk = optarg; break;
     case OPT_TLS_CERTIFICATES: a->tls_certificates = optarg; break;
     case OPT_WAIT:
-      if (parse_unsigned("--wait", optarg, 0, 7 * 24 * 3600, &a->wait) == -1) return -1;
+      if (convert_parse_unsigned("--wait", optarg, 0, 7 * 24 * 3600, &a->wait) == -1) return -1;
       break;
     case OPT_FORCE: a->force = true; break;
     case OPT_JSON: a->json = true; break;
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_usage(stdout); return 1;
     case OPT_CONNECTIONS:
-      if (parse_unsigned("--connections", optarg, 1, 64, &a->connections) == -1) return -1;
+      if (convert_parse_unsigned("--connections", optarg, 1, 64, &a->connections) == -1) return -1;
       break;
     case OPT_REQUESTS:
-      if (parse_unsigned("--requests", optarg, 1, 256, &a->requests) == -1) return -1;
+      if (convert_parse_unsigned("--requests", optarg, 1, 256, &a->requests) == -1) return -1;
       break;
     case OPT_THREADS:
-      if (parse_unsigned("--threads", optarg, 1, 64, &a->threads) == -1) return -1;
+      if (convert_parse_unsigned("--threads", optarg, 1, 64, &a->threads) == -1) return -1;
       break;
     case OPT_PROGRESS_FD:
-      if (parse_unsigned("--progress-fd", optarg, 0, INT_MAX, &n) == -1) return -1;
+      if (convert_parse_unsigned("--progress-fd", optarg, 0, INT_MAX, &n) == -1) return -1;
       a->progress_fd = (int) n;
       if (fcntl(a->progress_fd, F_GETFD) == -1) {
         p2v_error("--progress-fd %d: %m", a->progress_fd);
@@ -233,11 +233,11 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
       }
       break;
     case OPT_CHUNK:
-      if (parse_unsigned("--chunk-size", optarg, 4096, 64 << 20, &n) == -1) return -1;
+      if (convert_parse_unsigned("--chunk-size", optarg, 4096, 64 << 20, &n) == -1) return -1;
       a->chunk_size = n;
       break;
     case OPT_STALL:
-      if (parse_unsigned("--stall-timeout", optarg, 0, 7 * 24 * 3600, &n) == -1) return -1;
+      if (convert_parse_unsigned("--stall-timeout", optarg, 0, 7 * 24 * 3600, &n) == -1) return -1;
       a->stall_timeout = n;
       break;
     case OPT_PROGRESS:

@@ -279,6 +279,16 @@ static void put(FILE *fp, const char *s)
   p2v_text_escape(fp, s ? s : "-", false);
 }
 
+/* before, s and after, when s is there. */
+static void put_if(FILE *fp, const char *before, const char *s, const char *after)
+{
+  if (!s)
+    return;
+  fputs(before, fp);
+  put(fp, s);
+  fputs(after, fp);
+}
+
 static void human(FILE *fp, uint64_t bytes)
 {
   char buf[P2V_HUMAN_SIZE_MAX];
@@ -386,10 +396,7 @@ static void text_changes(FILE *fp, json_object *changes)
       if (!(a == area || (a && area && strcmp(a, area) == 0)))
         continue;
       fputs("    ", fp);
-      if (get_str(c, "file")) {
-        put(fp, get_str(c, "file"));
-        fputs(": ", fp);
-      }
+      put_if(fp, "", get_str(c, "file"), ": ");
       put(fp, get_str(c, "description"));
       fputs("\n", fp);
     }
@@ -411,10 +418,7 @@ static void text_phases(FILE *fp, json_object *phases)
       fputc(' ', fp);
     fprintf(fp, " %7.1f s  %s", json_object_get_double(get(p, "seconds")),
             json_object_get_boolean(get(p, "ok")) ? "ok" : "FAILED");
-    if (get_str(p, "reason")) {
-      fputs(": ", fp);
-      put(fp, get_str(p, "reason"));
-    }
+    put_if(fp, ": ", get_str(p, "reason"), "");
     fputs("\n", fp);
   }
 }
@@ -429,11 +433,7 @@ static void text_verification(FILE *fp, json_object *v)
     json_object *c = json_object_array_get_idx(v, i);
     fputs(json_object_get_boolean(get(c, "passed")) ? "  passed  " : "  FAILED  ", fp);
     put(fp, get_str(c, "what"));
-    if (get_str(c, "detail")) {
-      fputs(" (", fp);
-      put(fp, get_str(c, "detail"));
-      fputs(")", fp);
-    }
+    put_if(fp, " (", get_str(c, "detail"), ")");
     fputs("\n", fp);
   }
 }
@@ -446,16 +446,9 @@ static void text_boot_test(FILE *fp, json_object *b)
   put(fp, get_str(b, "accelerator"));
   fprintf(fp, ")\n  %s after %.1f s", json_object_get_boolean(get(b, "passed")) ? "passed" : "FAILED",
           json_object_get_double(get(b, "seconds")));
-  if (get_str(b, "reason")) {
-    fputs(": ", fp);
-    put(fp, get_str(b, "reason"));
-  }
+  put_if(fp, ": ", get_str(b, "reason"), "");
   fputs("\n", fp);
-  if (get_str(b, "screenshot")) {
-    fputs("  screenshot: ", fp);
-    put(fp, get_str(b, "screenshot"));
-    fputs("\n", fp);
-  }
+  put_if(fp, "  screenshot: ", get_str(b, "screenshot"), "\n");
   const char *tail = get_str(b, "console_tail");
   if (tail && *tail) {
     fputs("  serial console, last lines:\n    | ", fp);

@@ -183,20 +183,6 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static int parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
-                          unsigned *out)
-{
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(arg, &end, 10);
-  if (errno || end == arg || *end || v < min || v > max || arg[0] == '-') {
-    p2v_error("%s takes a number from %u to %u, not '%s'", option, min, max, arg);
-    return -1;
-  }
-  *out = (unsigned) v;
-  return 0;
-}
-
 /* "4096M", "4G", "4GiB", bytes without a suffix; at least 64 MiB. */
 static int parse_memory(const char *arg, uint64_t *out)
 {
@@ -246,17 +232,17 @@ static int parse_args(int argc, char **argv, struct run *run)
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_usage(stdout); return 1;
     case OPT_WAIT:
-      if (parse_unsigned("--wait", optarg, 0, 7 * 24 * 3600, &run->dialin_wait) == -1) return -1;
+      if (convert_parse_unsigned("--wait", optarg, 0, 7 * 24 * 3600, &run->dialin_wait) == -1) return -1;
       break;
     case OPT_BOOT_TIMEOUT:
-      if (parse_unsigned("--boot-timeout", optarg, 10, 24 * 3600, &run->boot_timeout) == -1)
+      if (convert_parse_unsigned("--boot-timeout", optarg, 10, 24 * 3600, &run->boot_timeout) == -1)
         return -1;
       break;
     case OPT_VCPUS:
-      if (parse_unsigned("--vcpus", optarg, 1, 512, &run->vcpus) == -1) return -1;
+      if (convert_parse_unsigned("--vcpus", optarg, 1, 512, &run->vcpus) == -1) return -1;
       break;
     case OPT_CONNECTIONS:
-      if (parse_unsigned("--connections", optarg, 1, 64, &n) == -1) return -1;
+      if (convert_parse_unsigned("--connections", optarg, 1, 64, &n) == -1) return -1;
       run->connections = n;
       break;
     case OPT_MEMORY:

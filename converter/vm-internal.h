@@ -61,6 +61,12 @@ char *p2v_vm_path(const char *out_dir, const char *path);
  * -1 reported, PATH.tmp removed. */
 int p2v_write_file_atomic(const char *path, const char *data, size_t len);
 
+/* Print a text file of vm into fp (ctx: the writer's own); -1 reported. */
+typedef int (*p2v_vm_emit_fn)(const struct p2v_vm *vm, const void *ctx, FILE *fp);
+/* What emit prints, written to path with p2v_write_file_atomic; -1 reported. */
+int p2v_vm_write_text(const struct p2v_vm *vm, const char *path, p2v_vm_emit_fn emit,
+                      const void *ctx);
+
 /* Rename tmp to path and sync the folder; -1 reported (tmp removed). */
 int p2v_commit_file(const char *tmp, const char *path);
 

@@ -50,8 +50,9 @@ static const char *qemu_format(const char *format)
   return NULL;
 }
 
-static int build(const struct p2v_vm *vm, const char *abs_dir, FILE *fp)
+static int build(const struct p2v_vm *vm, const void *ctx, FILE *fp)
 {
+  const char *abs_dir = ctx;   /* the output folder, absolute: libvirt wants full paths */
   bool windows = vm->os_type && strcmp(vm->os_type, "windows") == 0;
   CLEANUP_FREE char *name = p2v_xml_escape(vm->name);
   CLEANUP_FREE char *desc = p2v_xml_escape(vm->description ? vm->description : "");
@@ -167,19 +168,5 @@ int p2v_vm_write_libvirt(const struct p2v_vm *vm, const char *out_dir, const cha
   CLEANUP_FREE char *file = p2v_vm_path(out_dir, path);
   if (!file)
     return -1;
-  CLEANUP_FREE char *buf = NULL;
-  size_t len;
-  FILE *fp = open_memstream(&buf, &len);
-  if (!fp) {
-    p2v_error("cannot write %s: %m", file);
-    return -1;
-  }
-  int r = build(vm, abs_dir, fp);
-  if (fclose(fp) == EOF && r == 0) {
-    p2v_error("cannot write %s: %m", file);
-    r = -1;
-  }
-  if (r == -1)
-    return -1;
-  return p2v_write_file_atomic(file, buf, len);
+  return p2v_vm_write_text(vm, file, build, abs_dir);
 }

@@ -319,3 +319,23 @@ fail:
   unlink(tmp);
   return -1;
 }
+
+int p2v_vm_write_text(const struct p2v_vm *vm, const char *path, p2v_vm_emit_fn emit,
+                      const void *ctx)
+{
+  CLEANUP_FREE char *buf = NULL;
+  size_t len;
+  FILE *fp = open_memstream(&buf, &len);
+  if (!fp) {
+    p2v_error("cannot write %s: %m", path);
+    return -1;
+  }
+  int r = emit(vm, ctx, fp);
+  if (fclose(fp) == EOF && r == 0) {
+    p2v_error("cannot write %s: %m", path);
+    r = -1;
+  }
+  if (r == -1)
+    return -1;
+  return p2v_write_file_atomic(path, buf, len);
+}

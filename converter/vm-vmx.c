@@ -41,7 +41,7 @@ static void kv(FILE *fp, const char *key, const char *escaped_value)
   fprintf(fp, "%s = \"%s\"\n", key, escaped_value);
 }
 
-static int build(const struct p2v_vm *vm, FILE *fp)
+static int build(const struct p2v_vm *vm, const void *ctx, FILE *fp)
 {
   struct p2v_os_names os;
   p2v_vm_os_names(vm, &os);
@@ -135,19 +135,5 @@ int p2v_vm_write_vmx(const struct p2v_vm *vm, const char *out_dir, const char *p
   CLEANUP_FREE char *file = p2v_vm_path(out_dir, path);
   if (!file)
     return -1;
-  CLEANUP_FREE char *buf = NULL;
-  size_t len;
-  FILE *fp = open_memstream(&buf, &len);
-  if (!fp) {
-    p2v_error("cannot write %s: %m", file);
-    return -1;
-  }
-  int r = build(vm, fp);
-  if (fclose(fp) == EOF && r == 0) {
-    p2v_error("cannot write %s: %m", file);
-    r = -1;
-  }
-  if (r == -1)
-    return -1;
-  return p2v_write_file_atomic(file, buf, len);
+  return p2v_vm_write_text(vm, file, build, NULL);
 }

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,28 +168,10 @@ static int run_depmod(const char *tmp, const char *kver)
   }
   char *argv[] = { (char *)"depmod", (char *)"-b", (char *)tmp, (char *)"-C", conf,
                    (char *)kver, NULL };
-  posix_spawn_file_actions_t fa;
-  if (posix_spawn_file_actions_init(&fa) != 0) {
-    p2v_error("out of memory");
-    return -1;
-  }
-  pid_t pid;
-  int e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  e = e ?: posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  e = e ?: posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  e = e ?: posix_spawn(&pid, depmod, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (e != 0) {
-    errno = e;
+  int status;
+  if (lx_spawn_wait(depmod, argv, NULL, NULL, err, &status) == -1) {
     p2v_error("cannot index modules with depmod: %s: %m", depmod);
     return -1;
-  }
-  int status;
-  while (waitpid(pid, &status, 0) == -1) {
-    if (errno != EINTR) {
-      p2v_error("cannot index modules with depmod: waitpid: %m");
-      return -1;
-    }
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return 0;

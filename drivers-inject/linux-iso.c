@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,32 +120,13 @@ static int run_xorriso(char **argv, const char *log, long long epoch)
       env[k++] = environ[i];
   env[k++] = sde;
 
-  posix_spawn_file_actions_t fa;
-  if (posix_spawn_file_actions_init(&fa) != 0) {
-    p2v_error("out of memory");
-    return -1;
-  }
-  pid_t pid;
-  int e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  e = e ?: posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  e = e ?: posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  e = e ?: posix_spawnp(&pid, "xorriso", &fa, NULL, argv, env);
-  posix_spawn_file_actions_destroy(&fa);
-  if (e == ENOENT) {
-    p2v_error("cannot write the ISO image: xorriso not found; install it (apt-get install xorriso)");
-    return -1;
-  }
-  if (e != 0) {
-    errno = e;
-    p2v_error("cannot run xorriso: %m");
-    return -1;
-  }
   int status;
-  while (waitpid(pid, &status, 0) == -1) {
-    if (errno != EINTR) {
-      p2v_error("cannot write the ISO image with xorriso: waitpid: %m");
-      return -1;
-    }
+  if (lx_spawn_wait("xorriso", argv, env, log, NULL, &status) == -1) {
+    if (errno == ENOENT)
+      p2v_error("cannot write the ISO image: xorriso not found; install it (apt-get install xorriso)");
+    else
+      p2v_error("cannot run xorriso: %m");
+    return -1;
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return 0;
