@@ -25,6 +25,7 @@ struct serve_options {
   bool insecure;
   bool tls_mode_given;
   unsigned max_clients;
+  unsigned handshake_timeout, idle_timeout;   /* seconds; 0: the server's default */
   unsigned connections;              /* --connections, dial-in only; 0: not given */
   struct p2v_tls_options tls;
   struct p2v_disk_options disk;
@@ -62,7 +63,12 @@ static void print_serve_usage(FILE *out)
         "  --all-blocks              send every block: do not read filesystems\n"
         "                            (the survey, served as export p2v:survey, is\n"
         "                            what 'p2v-agent survey --json DISK...' prints)\n"
-        "  --max-clients N           connections served at once (default 16)\n"
+        "  --max-clients N           sessions served at once (default 16)\n"
+        "  --handshake-timeout SEC   with --listen: drop a client not through the\n"
+        "                            handshake SEC seconds after connecting (10)\n"
+        "  --idle-timeout SEC        with --listen: when all sessions are taken, drop\n"
+        "                            one that sent no request for SEC seconds to make\n"
+        "                            room for a new client (300)\n"
         "  -v, --verbose             more messages (twice: debug)\n"
         "  -h, --help                this text\n", out);
 }
@@ -101,7 +107,7 @@ static int parse_tls_mode(const char *text, enum p2v_tls_mode *mode)
 enum {
   OPT_LISTEN = 256, OPT_CONNECT, OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_CERT,
   OPT_TLS_KEY, OPT_TLS_CA, OPT_TLS_VERIFY_PEER, OPT_TLS_PSK, OPT_INSECURE,
-  OPT_ALL_BLOCKS, OPT_MAX_CLIENTS, OPT_CONNECTIONS,
+  OPT_ALL_BLOCKS, OPT_MAX_CLIENTS, OPT_CONNECTIONS, OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -118,6 +124,8 @@ static const struct option long_options[] = {
   { "all-blocks", no_argument, NULL, OPT_ALL_BLOCKS },
   { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
   { "connections", required_argument, NULL, OPT_CONNECTIONS },
+  { "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+  { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -159,6 +167,18 @@ static int parse_serve_options(int argc, char **argv, struct serve_options *o)
     case OPT_CONNECTIONS:
       if (!parse_unsigned(optarg, 64, &o->connections) || o->connections == 0) {
         usage_error("serve", "--connections takes a number from 1 to 64, not '%s'", optarg);
+        return -1;
+      }
+      break;
+    case OPT_HANDSHAKE_TIMEOUT:
+      if (!parse_unsigned(optarg, 300, &o->handshake_timeout) || o->handshake_timeout == 0) {
+        usage_error("serve", "--handshake-timeout takes seconds from 1 to 300, not '%s'", optarg);
+        return -1;
+      }
+      break;
+    case OPT_IDLE_TIMEOUT:
+      if (!parse_unsigned(optarg, 7 * 24 * 3600, &o->idle_timeout) || o->idle_timeout == 0) {
+        usage_error("serve", "--idle-timeout takes seconds from 1 to 604800, not '%s'", optarg);
         return -1;
       }
       break;
@@ -328,6 +348,7 @@ int agent_serve(int argc, char **argv)
   struct p2v_nbd_server server = {
     .disks = disks, .ndisks = ndisks, .tls = tls, .tls_mode = o.tls.mode,
     .max_clients = o.max_clients, .survey_json = survey, .survey_len = strlen(survey),
+    .handshake_timeout_ms = o.handshake_timeout * 1000, .idle_timeout_ms = o.idle_timeout * 1000,
     .counters = &counters,
   };
   status = run_server(&o, &server);

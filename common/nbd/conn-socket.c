@@ -13,6 +13,14 @@
 #include "log.h"
 
 #define SEND_STALL_SECONDS 120
+/* A peer that vanished (power loss, a cut cable) frees its slot within
+ * about two minutes: keepalive probes after 30 s of silence, 10 s apart,
+ * and TCP_USER_TIMEOUT ends it when data or probes stay unanswered for
+ * SEND_STALL_SECONDS (without it, unacknowledged replies are retried for
+ * some 15 minutes and keepalive never starts). */
+#define KEEPALIVE_IDLE_S   30
+#define KEEPALIVE_INTVL_S  10
+#define KEEPALIVE_COUNT    6
 
 struct socket_conn {
   struct p2v_conn conn;          /* first: the generic part */
@@ -101,6 +109,12 @@ struct p2v_conn *p2v_conn_socket_new(int fd)
   /* A peer that vanished (keepalive) or stopped reading our replies for
    * this long (send timeout) must not hold a client slot for ever. */
   (void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  int idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, count = KEEPALIVE_COUNT;
+  unsigned user_timeout_ms = SEND_STALL_SECONDS * 1000;
+  (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  (void) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
   struct timeval stall = { .tv_sec = SEND_STALL_SECONDS };
   (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof stall);
   return &s->conn;

@@ -142,6 +142,9 @@ static int opt_info_go(struct nbd_client *c, uint32_t option,
     p2v_debug("%s: unknown export '%.*s'", c->peer, (int) req.name_len, req.name);
     return reply(c, option, NBD_REP_ERR_UNKNOWN, NULL, 0);
   }
+  char why[160];
+  if (option == NBD_OPT_GO && nbd_claim_session(c, why, sizeof why) == -1)
+    return reply(c, option, NBD_REP_ERR_SHUTDOWN, why, strlen(why));   /* server full */
   if (send_export_info(c, option, &export) == -1)
     return -1;
   bool sent_name = false, sent_description = false;
@@ -258,7 +261,7 @@ static int opt_starttls(struct nbd_client *c, uint32_t len)
     return -1;
   }
   struct p2v_conn *tls = p2v_conn_tls_new(c->server->tls, c->conn,
-                                          NBD_HANDSHAKE_SILENCE_MS);
+                                          nbd_handshake_ms_left(c));
   if (!tls)
     return -1;
   c->conn = tls;
@@ -276,6 +279,9 @@ static int opt_export_name(struct nbd_client *c, const unsigned char *data, uint
     p2v_debug("%s: unknown export '%.*s'", c->peer, (int) len, (const char *) data);
     return -1;
   }
+  char why[160];
+  if (nbd_claim_session(c, why, sizeof why) == -1)
+    return -1;                            /* server full: logged there */
   unsigned char body[10 + NBD_EXPORT_NAME_REPLY_ZEROES] = { 0 };
   nbd_put64(body, export.size);
   nbd_put16(body + 8, nbd_transmission_flags(c));

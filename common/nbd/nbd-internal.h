@@ -19,10 +19,23 @@
  * NBD_MAX_OPTION_DISCARD) and refused, or the client is dropped. */
 #define NBD_MAX_OPTION        (64u * 1024)
 #define NBD_MAX_OPTION_DISCARD (1u * 1024 * 1024)
-/* Handshake limits: this long without a byte, or this long in all, drops
- * the client, so a stalled client cannot hold a slot for ever. */
-#define NBD_HANDSHAKE_SILENCE_MS  30000
-#define NBD_HANDSHAKE_TOTAL_MS   120000
+/* The handshake, TLS included, must end this long after it began (the
+ * accept, or a dialled converter's first byte), however the client
+ * trickles its bytes.  Like QEMU's NBD server: 10 s is some 10 round trips
+ * of a 1 s satellite link (greeting, STARTTLS, the TLS handshake,
+ * STRUCTURED_REPLY, SET_META_CONTEXT, GO).  p2v-agent serve
+ * --handshake-timeout changes it. */
+#define NBD_HANDSHAKE_TIMEOUT_MS  10000
+/* A dialled session's handshake, from the converter's first byte: the
+ * converter is the one we chose, and may take its 30 s per step. */
+#define NBD_DIALLED_HANDSHAKE_MS 120000
+/* A session may be dropped to make room for a new client once it has sent
+ * no request for this long (p2v-agent serve --idle-timeout).  Only then:
+ * p2v-convert run holds a connection per disk unused for hours (reads
+ * through it again with --verify=full), and must not lose it for nothing.
+ * Over the copy engine's longest legitimate silence per connection (it
+ * fails after its stall timeout, 60 s by default). */
+#define NBD_IDLE_TIMEOUT_MS      300000
 /* The per-connection reply buffer: reads are sent in pieces of this size,
  * so memory per client stays bounded whatever the request length. */
 #define NBD_BUF_DATA          (1u * 1024 * 1024)
@@ -54,6 +67,8 @@ struct nbd_extent {
   bool hole;
 };
 
+struct nbd_slot;                          /* nbd-server.c */
+
 struct nbd_client {
   const struct p2v_nbd_server *server;
   struct p2v_conn *conn;
@@ -64,6 +79,10 @@ struct nbd_client {
   size_t in_pos, in_len;
   bool handshaking;                       /* timeouts apply */
   struct timespec deadline;               /* end of the handshake */
+  int handshake_ms;                       /* its length, for a dialled session */
+  /* A client of a listener (NULL otherwise): the slot it holds there,
+   * changed from handshake to session by nbd_claim_session. */
+  struct nbd_slot *slot;
   /* Dialled and the converter has not spoken yet: wait without the
    * handshake limits until it does or this becomes true. */
   const atomic_bool *idle_stop;
@@ -87,6 +106,15 @@ struct nbd_client {
 };
 
 /* nbd-server.c */
+/* Before a client enters transmission (NBD_OPT_GO, NBD_OPT_EXPORT_NAME):
+ * take a session slot, dropping a session idle for too long if there is
+ * no free one.  0, or -1 with the reason for the client (and its log line,
+ * rate-limited) in why. */
+int nbd_claim_session(struct nbd_client *c, char *why, size_t why_size);
+/* A request was served: the session is not idle. */
+void nbd_note_activity(struct nbd_client *c);
+/* Milliseconds left of the handshake (at least 1). */
+int nbd_handshake_ms_left(const struct nbd_client *c);
 /* Refuse a server whose disks take reserved names: 0, or -1 reported. */
 int nbd_check_server(const struct p2v_nbd_server *server);
 /* Serve one client on *connp; the caller closes *connp afterwards (TLS may

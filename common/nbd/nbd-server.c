@@ -1,8 +1,18 @@
 /* Serving clients: one connection (nbd_client lifetime, buffered input,
- * handshake timeouts) and the accept loop with one thread per client.
+ * the handshake deadline) and the accept loop with one thread per client.
+ *
+ * A listener keeps clients in two kinds of slot (docs/p2v-agent.md,
+ * "Limits"): MAX_HANDSHAKES for the handshake, which has a deadline; while
+ * they are all taken, new clients wait in the kernel's accept queue, in
+ * order, so clients that trickle or stall delay the others by one
+ * deadline per MAX_HANDSHAKES of them but cannot keep them out.  And
+ * max_clients for sessions, taken at NBD_OPT_GO: when every one is taken,
+ * the session idle the longest is dropped if it has been idle for the idle
+ * timeout, else the new client is told why in its GO reply.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,7 +27,14 @@
 #include "nbd-internal.h"
 
 #define DEFAULT_MAX_CLIENTS 16
+/* Concurrent handshakes: a converter opens its connections one after
+ * another, so a few would do; more let that many stalling clients come
+ * and go without delaying anyone (each costs a thread and its buffer). */
+#define MAX_HANDSHAKES      16
 #define ACCEPT_POLL_MS      200
+/* At most one log line of each kind (refused, dropped, waiting, stalled)
+ * this often, so a flood of clients cannot flood the log. */
+#define LOG_INTERVAL_MS     10000
 
 /* ---- Input and output for one client ---- */
 
@@ -28,15 +45,38 @@ static int64_t ms_until(const struct timespec *t)
   return (int64_t) (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
 }
 
+static int64_t now_ms(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The handshake ends handshake_ms from now, whatever arrives meanwhile. */
+static void start_deadline(struct nbd_client *c)
+{
+  clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+  c->deadline.tv_sec += c->handshake_ms / 1000;
+  c->deadline.tv_nsec += (long) (c->handshake_ms % 1000) * 1000000;
+  if (c->deadline.tv_nsec >= 1000000000) {
+    c->deadline.tv_sec++;
+    c->deadline.tv_nsec -= 1000000000;
+  }
+}
+
+int nbd_handshake_ms_left(const struct nbd_client *c)
+{
+  int64_t left = ms_until(&c->deadline);
+  return left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int) left;
+}
+
 /* How long the next wait for input may last; -1: no limit. */
 static int wait_limit_ms(const struct nbd_client *c)
 {
   if (!c->handshaking)
     return -1;
   int64_t left = ms_until(&c->deadline);
-  if (left <= 0)
-    return 0;
-  return left < NBD_HANDSHAKE_SILENCE_MS ? (int) left : NBD_HANDSHAKE_SILENCE_MS;
+  return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int) left;
 }
 
 /* A dialled session before the converter's first byte: wait as long as it
@@ -58,10 +98,11 @@ static int wait_first_byte(struct nbd_client *c)
       break;
   }
   c->idle_stop = NULL;
-  clock_gettime(CLOCK_MONOTONIC, &c->deadline);
-  c->deadline.tv_sec += NBD_HANDSHAKE_TOTAL_MS / 1000;
+  start_deadline(c);
   return 0;
 }
+
+static void report_stalled(struct nbd_client *c);
 
 static int recv_some(struct nbd_client *c, void *buf, size_t len)
 {
@@ -75,7 +116,7 @@ static int recv_some(struct nbd_client *c, void *buf, size_t len)
   if (n == 0)
     p2v_debug("%s: connection closed by client", c->peer);
   else if (errno == ETIMEDOUT)
-    p2v_warning("%s: client stalled during the handshake; disconnecting", c->peer);
+    report_stalled(c);
   else
     p2v_debug("%s: receive failed: %m", c->peer);
   return -1;
@@ -129,6 +170,8 @@ int nbd_send(struct nbd_client *c, const void *buf, size_t len, bool more)
     p2v_debug("%s: send failed: %m", c->peer);
     return -1;
   }
+  if (!c->handshaking)
+    nbd_note_activity(c);                 /* a long reply is no idleness */
   return 0;
 }
 
@@ -163,8 +206,11 @@ void nbd_describe_peer(int fd, char *out, size_t size)
     snprintf(out, size, "client on fd %d", fd);
 }
 
-bool nbd_serve_conn(const struct p2v_nbd_server *server, struct p2v_conn **connp,
-                    const char *peer, const atomic_bool *idle_stop)
+/* One client from connect to hang-up; slot: its place at a listener, or
+ * NULL (dialled, or p2v_nbd_serve_connection). */
+static bool serve_client(const struct p2v_nbd_server *server, struct p2v_conn **connp,
+                         const char *peer, const atomic_bool *idle_stop,
+                         struct nbd_slot *slot)
 {
   struct nbd_client *c = calloc(1, sizeof *c);
   CLEANUP_FREE unsigned char *buf = malloc(NBD_BUF_HEADROOM + NBD_BUF_DATA);
@@ -182,9 +228,12 @@ bool nbd_serve_conn(const struct p2v_nbd_server *server, struct p2v_conn **connp
   c->buf = buf;
   c->handshaking = true;
   c->idle_stop = idle_stop;
+  c->slot = slot;
   c->meta_id = SIZE_MAX;
-  clock_gettime(CLOCK_MONOTONIC, &c->deadline);
-  c->deadline.tv_sec += NBD_HANDSHAKE_TOTAL_MS / 1000;
+  c->handshake_ms = idle_stop ? NBD_DIALLED_HANDSHAKE_MS
+                  : server->handshake_timeout_ms ? (int) server->handshake_timeout_ms
+                  : NBD_HANDSHAKE_TIMEOUT_MS;
+  start_deadline(c);
 
   p2v_debug("%s: connected", peer);
   if (nbd_handshake(c) == 0) {
@@ -199,6 +248,12 @@ bool nbd_serve_conn(const struct p2v_nbd_server *server, struct p2v_conn **connp
   if (counters)
     atomic_fetch_sub(&counters->clients, 1);
   return spoke;
+}
+
+bool nbd_serve_conn(const struct p2v_nbd_server *server, struct p2v_conn **connp,
+                    const char *peer, const atomic_bool *idle_stop)
+{
+  return serve_client(server, connp, peer, idle_stop, NULL);
 }
 
 void p2v_nbd_serve_connection(const struct p2v_nbd_server *server, int fd)
@@ -218,22 +273,173 @@ void p2v_nbd_serve_connection(const struct p2v_nbd_server *server, int fd)
 
 /* ---- The accept loop ---- */
 
+enum slot_state {
+  SLOT_FREE,
+  SLOT_HANDSHAKE,
+  SLOT_SESSION,
+  SLOT_DROPPED,                         /* shut down; its thread is leaving */
+};
+
+struct listener;
+
+/* One client thread's place; owned by that thread until it sets it free. */
+struct nbd_slot {
+  struct listener *l;
+  enum slot_state state;                /* l->lock */
+  int fd;                               /* -1 when free */
+  int64_t since_ms;                     /* accepted (monotonic) */
+  _Atomic int64_t active_ms;            /* a session's last request */
+  char peer[64];                        /* for the log */
+};
+
+/* A log line at most every LOG_INTERVAL_MS, saying how many were skipped. */
+struct log_limit {
+  bool logged;
+  int64_t last_ms;
+  unsigned skipped;
+};
+
 /* Shared by the listener and its client threads; lives on the listener's
  * stack, which outlives every client (the listener waits for them). */
 struct listener {
   const struct p2v_nbd_server *server;
   pthread_mutex_t lock;
-  pthread_cond_t gone;                  /* signalled when a client leaves */
-  unsigned active;
-  int *fds;                             /* sockets of active clients, -1 free */
-  unsigned max;
+  pthread_cond_t gone;                  /* a client left or ended its handshake */
+  unsigned active;                      /* client threads running */
+  struct nbd_slot *slots;
+  unsigned nslots;                      /* with room for dropped ones still leaving */
+  unsigned handshakes, max_handshakes;
+  unsigned sessions, max_sessions;
+  int64_t idle_ms;
+  struct log_limit refused_log, dropped_log, waiting_log, stalled_log;
 };
 
 struct client_arg {
   struct listener *l;
   int fd;
-  unsigned slot;
+  struct nbd_slot *slot;
 };
+
+/* True if a line may be logged now; *skipped: lines held back before it. */
+static bool log_allowed(struct log_limit *limit, unsigned *skipped)
+{
+  int64_t now = now_ms();
+  if (limit->logged && now - limit->last_ms < LOG_INTERVAL_MS) {
+    limit->skipped++;
+    return false;
+  }
+  *skipped = limit->skipped;
+  limit->skipped = 0;
+  limit->logged = true;
+  limit->last_ms = now;
+  return true;
+}
+
+/* ", and 3 more in the last 10 s" when lines were held back. */
+static void held_back(char *out, size_t size, unsigned skipped)
+{
+  if (skipped)
+    snprintf(out, size, " (and %u more since the last such line)", skipped);
+  else
+    out[0] = '\0';
+}
+
+/* Shut a client down to make room (l->lock held); its thread sees end of
+ * stream and leaves. */
+static void drop_locked(struct listener *l, struct nbd_slot *s, const char *why,
+                        const char *for_whom)
+{
+  if (s->state == SLOT_HANDSHAKE)
+    l->handshakes--;
+  else if (s->state == SLOT_SESSION)
+    l->sessions--;
+  s->state = SLOT_DROPPED;
+  shutdown(s->fd, SHUT_RDWR);
+  unsigned skipped;
+  if (log_allowed(&l->dropped_log, &skipped)) {
+    char more[80];
+    held_back(more, sizeof more, skipped);
+    p2v_warning("%s: dropped (%s) to make room for %s%s", s->peer, why, for_whom, more);
+  }
+}
+
+int nbd_claim_session(struct nbd_client *c, char *why, size_t why_size)
+{
+  struct nbd_slot *s = c->slot;
+  if (!s)
+    return 0;
+  struct listener *l = s->l;
+  pthread_mutex_lock(&l->lock);
+  if (s->state != SLOT_HANDSHAKE) {       /* dropped meanwhile */
+    pthread_mutex_unlock(&l->lock);
+    snprintf(why, why_size, "%s: connection dropped to make room; try again",
+             p2v_program_name());
+    return -1;
+  }
+  if (l->sessions >= l->max_sessions) {
+    int64_t now = now_ms();
+    struct nbd_slot *idlest = NULL;
+    for (unsigned i = 0; i < l->nslots; i++) {
+      struct nbd_slot *t = &l->slots[i];
+      if (t->state == SLOT_SESSION && now - atomic_load(&t->active_ms) >= l->idle_ms &&
+          (!idlest || atomic_load(&t->active_ms) < atomic_load(&idlest->active_ms)))
+        idlest = t;
+    }
+    if (idlest) {
+      char idle[48];
+      snprintf(idle, sizeof idle, "idle for %lld s",
+               (long long) (now - atomic_load(&idlest->active_ms)) / 1000);
+      drop_locked(l, idlest, idle, c->peer);
+    }
+  }
+  if (l->sessions < l->max_sessions) {
+    l->handshakes--;
+    l->sessions++;
+    s->state = SLOT_SESSION;
+    atomic_store(&s->active_ms, now_ms());
+    pthread_cond_broadcast(&l->gone);     /* a handshake slot is free */
+    pthread_mutex_unlock(&l->lock);
+    return 0;
+  }
+  snprintf(why, why_size, "%s: too many clients (%u in use); try again later",
+           p2v_program_name(), l->max_sessions);
+  unsigned skipped;
+  if (log_allowed(&l->refused_log, &skipped)) {
+    char more[80];
+    held_back(more, sizeof more, skipped);
+    p2v_warning("too many clients (%u in use); refused %s%s", l->max_sessions, c->peer, more);
+  }
+  pthread_mutex_unlock(&l->lock);
+  return -1;
+}
+
+/* A client past its handshake deadline; rate-limited at a listener, where
+ * clients can come and stall again and again. */
+static void report_stalled(struct nbd_client *c)
+{
+  int seconds = (c->handshake_ms + 999) / 1000;
+  if (!c->slot) {
+    p2v_warning("%s: client did not finish the handshake within %d s; disconnecting",
+                c->peer, seconds);
+    return;
+  }
+  struct listener *l = c->slot->l;
+  pthread_mutex_lock(&l->lock);
+  unsigned skipped;
+  if (log_allowed(&l->stalled_log, &skipped)) {
+    char more[80];
+    held_back(more, sizeof more, skipped);
+    p2v_warning("%s: client did not finish the handshake within %d s; disconnecting%s",
+                c->peer, seconds, more);
+  }
+  pthread_mutex_unlock(&l->lock);
+}
+
+void nbd_note_activity(struct nbd_client *c)
+{
+  if (c->slot)
+    atomic_store(&c->slot->active_ms, now_ms());
+}
 
 static void *client_thread(void *arg)
 {
@@ -244,12 +450,17 @@ static void *client_thread(void *arg)
   nbd_describe_peer(a.fd, peer, sizeof peer);
   struct p2v_conn *conn = p2v_conn_socket_new(a.fd);
   if (conn)
-    nbd_serve_conn(a.l->server, &conn, peer, NULL);
+    serve_client(a.l->server, &conn, peer, NULL, a.slot);
 
   /* Leave the registry before the fd is closed, so the listener never
    * shuts down a number that has been reused. */
   pthread_mutex_lock(&a.l->lock);
-  a.l->fds[a.slot] = -1;
+  if (a.slot->state == SLOT_HANDSHAKE)
+    a.l->handshakes--;
+  else if (a.slot->state == SLOT_SESSION)
+    a.l->sessions--;
+  a.slot->state = SLOT_FREE;
+  a.slot->fd = -1;
   pthread_mutex_unlock(&a.l->lock);
   p2v_conn_close(conn);
 
@@ -260,16 +471,46 @@ static void *client_thread(void *arg)
   return NULL;
 }
 
-/* Start a detached thread for fd, or refuse it if all slots are busy. */
+/* A free slot (l->lock held), if a new client may start its handshake. */
+static struct nbd_slot *free_slot(struct listener *l)
+{
+  if (l->handshakes >= l->max_handshakes)
+    return NULL;
+  for (unsigned i = 0; i < l->nslots; i++)
+    if (l->slots[i].state == SLOT_FREE)
+      return &l->slots[i];
+  return NULL;                          /* dropped sessions still leaving */
+}
+
+/* Until a new client may start its handshake, or stop: the clients that
+ * came meanwhile wait in the accept queue. */
+static void wait_for_room(struct listener *l, volatile sig_atomic_t *stop)
+{
+  pthread_mutex_lock(&l->lock);
+  while (!*stop && !free_slot(l)) {
+    unsigned skipped;
+    if (l->handshakes >= l->max_handshakes && log_allowed(&l->waiting_log, &skipped))
+      p2v_warning("%u clients in the handshake at once; new clients wait until one "
+                  "is done or its deadline passes", l->handshakes);
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += ACCEPT_POLL_MS * 1000000L;
+    if (t.tv_nsec >= 1000000000) {
+      t.tv_sec++;
+      t.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&l->gone, &l->lock, &t);
+  }
+  pthread_mutex_unlock(&l->lock);
+}
+
+/* Start a detached thread for fd in a handshake slot. */
 static void start_client(struct listener *l, int fd)
 {
   pthread_mutex_lock(&l->lock);
-  unsigned slot = 0;
-  while (slot < l->max && l->fds[slot] != -1)
-    slot++;
-  if (slot == l->max) {
+  struct nbd_slot *slot = free_slot(l);   /* wait_for_room found one */
+  if (!slot) {
     pthread_mutex_unlock(&l->lock);
-    p2v_warning("too many clients (%u); refusing a new connection", l->max);
     close(fd);
     return;
   }
@@ -279,14 +520,24 @@ static void start_client(struct listener *l, int fd)
   int err = ENOMEM;
   if (a) {
     *a = (struct client_arg) { l, fd, slot };
+    slot->l = l;
+    slot->fd = fd;
+    slot->state = SLOT_HANDSHAKE;
+    slot->since_ms = now_ms();
+    atomic_store(&slot->active_ms, slot->since_ms);
+    nbd_describe_peer(fd, slot->peer, sizeof slot->peer);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     err = pthread_create(&thread, &attr, client_thread, a);
     pthread_attr_destroy(&attr);
   }
   if (err == 0) {
-    l->fds[slot] = fd;
+    l->handshakes++;
     l->active++;
+  }
+  else {
+    slot->state = SLOT_FREE;
+    slot->fd = -1;
   }
   pthread_mutex_unlock(&l->lock);
   if (err != 0) {
@@ -303,9 +554,9 @@ static void start_client(struct listener *l, int fd)
 static void stop_clients(struct listener *l)
 {
   pthread_mutex_lock(&l->lock);
-  for (unsigned i = 0; i < l->max; i++)
-    if (l->fds[i] != -1)
-      shutdown(l->fds[i], SHUT_RDWR);
+  for (unsigned i = 0; i < l->nslots; i++)
+    if (l->slots[i].fd != -1)
+      shutdown(l->slots[i].fd, SHUT_RDWR);
   while (l->active > 0) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -322,19 +573,27 @@ int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
   if (nbd_check_server(server) == -1)
     return -1;
   struct listener l = { .server = server };
-  l.max = server->max_clients ? server->max_clients : DEFAULT_MAX_CLIENTS;
-  l.fds = malloc(l.max * sizeof *l.fds);
-  if (!l.fds) {
+  l.max_sessions = server->max_clients ? server->max_clients : DEFAULT_MAX_CLIENTS;
+  l.max_handshakes = MAX_HANDSHAKES;
+  l.idle_ms = server->idle_timeout_ms ? server->idle_timeout_ms : NBD_IDLE_TIMEOUT_MS;
+  /* Dropped sessions keep their slot until their thread has left (at
+   * once, as their socket is shut down): room for as many again. */
+  l.nslots = 2 * l.max_sessions + l.max_handshakes;
+  l.slots = calloc(l.nslots, sizeof *l.slots);
+  if (!l.slots) {
     p2v_error("cannot allocate the client table: %m");
     return -1;
   }
-  for (unsigned i = 0; i < l.max; i++)
-    l.fds[i] = -1;
+  for (unsigned i = 0; i < l.nslots; i++)
+    l.slots[i].fd = -1;
   pthread_mutex_init(&l.lock, NULL);
   pthread_cond_init(&l.gone, NULL);
 
   int ret = 0;
   while (!*stop) {
+    wait_for_room(&l, stop);
+    if (*stop)
+      break;
     struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
     int r = poll(&pfd, 1, ACCEPT_POLL_MS);
     if (r == -1 && errno != EINTR) {
@@ -359,6 +618,6 @@ int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
   stop_clients(&l);
   pthread_cond_destroy(&l.gone);
   pthread_mutex_destroy(&l.lock);
-  free(l.fds);
+  free(l.slots);
   return ret;
 }

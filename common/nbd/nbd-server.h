@@ -48,7 +48,14 @@ struct p2v_nbd_server {
   size_t ndisks;
   struct p2v_tls *tls;        /* NULL when mode is P2V_TLS_OFF */
   enum p2v_tls_mode tls_mode;
-  unsigned max_clients;       /* connections served at once; 0: default (16) */
+  unsigned max_clients;       /* sessions (clients past NBD_OPT_GO) at once; 0: default (16) */
+  /* A listener's limits (docs/p2v-agent.md, "Limits"); 0: the default.
+   * Clients in the handshake have a few slots of their own, the oldest
+   * giving way to a new one, and a deadline; a full server drops a session
+   * idle for idle_timeout_ms to make room, or refuses the new client with
+   * NBD_REP_ERR_SHUTDOWN and a message. */
+  unsigned handshake_timeout_ms;  /* default 10 s */
+  unsigned idle_timeout_ms;       /* default 5 min */
   const char *survey_json;    /* served as P2V_EXPORT_SURVEY; NULL: no such export */
   size_t survey_len;
   struct p2v_nbd_counters *counters;  /* NULL: not counted */

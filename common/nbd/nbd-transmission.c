@@ -306,6 +306,7 @@ void nbd_transmission(struct nbd_client *c)
 
     if (nbd_recv_exact(c, hdr, sizeof hdr) == -1)
       return;
+    nbd_note_activity(c);
     if (nbd_decode_request(hdr, sizeof hdr, &req) == -1) {
       p2v_warning("%s: bad request magic; disconnecting", c->peer);
       return;
