@@ -111,6 +111,8 @@ pass "copy --listen: clear text refused, a PSK accepted"
 refused 2 "p2v-convert: refusing to receive disks on $ADDR:10811 in clear text: use --tls-psk-file FILE, or --insecure on a trusted network" \
     "$P2V_CONVERT" run --listen "$ADDR:10811" --out run --target kvm
 [ ! -e run ] || fail "the refused run made its output folder"
+refused 2 "p2v-convert: --insecure is for --listen (a SOURCE URI says nbd:// or nbds:// itself)" \
+    "$P2V_CONVERT" copy "nbd://127.0.0.1:1/disk.img" --insecure -o uri.raw
 pass "run --listen: clear text refused"
 
 # ---- p2v-agent serve --listen with X.509: client certificates required ----
