@@ -33,6 +33,11 @@ enum {
 
 /* copy-command.c */
 int convert_copy(int argc, char **argv);
+/* copy --listen and run --listen: the source's disks arrive on address,
+ * which off loopback needs TLS (a PSK) or --insecure (docs/dial-in.md).
+ * psk_option names the command's PSK option.  0, or -1 reported. */
+int convert_check_listen_tls(const char *address, bool tls, bool insecure,
+                             const char *psk_option);
 /* An option's number from min to max into *out; -1 with one error line. */
 int convert_parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
                            unsigned *out);

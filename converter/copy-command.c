@@ -75,6 +75,8 @@ static void print_usage(FILE *out)
         "      --wait SEC           with --listen: give up if nobody dials in (0: never, default)\n"
         "      --tls-psk FILE       with --listen: TLS with a pre-shared key (psktool format)\n"
         "      --tls-certificates DIR  refused with --listen for now (see docs/dial-in.md)\n"
+        "      --insecure           with --listen off loopback: accept disks in clear\n"
+        "                           text (a trusted network); else --tls-psk is needed\n"
         "  -v, --verbose            more messages (twice: debug)\n"
         "\n"
         "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable, 4 no such\n"
@@ -115,12 +117,22 @@ struct copy_args {
   const char *listen, *tls_psk, *tls_certificates;
   unsigned wait;
   bool compress, force, json;
+  bool insecure;                     /* --listen off loopback without TLS */
   unsigned connections, requests, threads;
   uint32_t chunk_size;
   enum progress_mode progress;
   int progress_fd;
   double stall_timeout;
 };
+
+int convert_check_listen_tls(const char *address, bool tls, bool insecure,
+                             const char *psk_option)
+{
+  char fix[128];
+  snprintf(fix, sizeof fix, "use %s FILE, or --insecure on a trusted network", psk_option);
+  return p2v_net_require_tls(address, tls ? P2V_NET_TLS_VERIFIED : P2V_NET_CLEAR,
+                             insecure ? "--insecure" : NULL, "receive disks on", fix);
+}
 
 int convert_parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
                            unsigned *out)
@@ -139,7 +151,7 @@ int convert_parse_unsigned(const char *option, const char *arg, unsigned min, un
 enum {
   OPT_COMPRESS = 256, OPT_CONNECTIONS, OPT_REQUESTS, OPT_THREADS, OPT_FORCE, OPT_PROGRESS,
   OPT_PROGRESS_FD, OPT_JSON, OPT_STALL, OPT_CHUNK, OPT_LISTEN, OPT_WAIT, OPT_TLS_PSK,
-  OPT_TLS_CERTIFICATES,
+  OPT_TLS_CERTIFICATES, OPT_INSECURE,
 };
 
 static const struct option long_options[] = {
@@ -159,6 +171,7 @@ static const struct option long_options[] = {
   { "wait",          required_argument, NULL, OPT_WAIT },
   { "tls-psk",       required_argument, NULL, OPT_TLS_PSK },
   { "tls-certificates", required_argument, NULL, OPT_TLS_CERTIFICATES },
+  { "insecure",      no_argument,       NULL, OPT_INSECURE },
   { "verbose",       no_argument,       NULL, 'v' },
   { "help",          no_argument,       NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -184,7 +197,10 @@ static int check_listen_args(int argc, char **argv, struct copy_args *a)
     p2v_error("--tls-psk and --tls-certificates exclude each other");
     return -1;
   }
-  return p2v_net_check_address(a->listen, "listen on");
+  if (p2v_net_check_address(a->listen, "listen on") == -1)
+    return -1;
+  return convert_check_listen_tls(a->listen, a->tls_psk || a->tls_certificates, a->insecure,
+                                  "--tls-psk");
 }
 
 /* 0 go on, 1 done (--help), -1 usage error reported. */
@@ -208,6 +224,7 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
     case OPT_LISTEN: a->listen = optarg; break;
     case OPT_TLS_PSK: a->tls_psk = optarg; break;
     case OPT_TLS_CERTIFICATES: a->tls_certificates = optarg; break;
+    case OPT_INSECURE: a->insecure = true; break;
     case OPT_WAIT:
       if (convert_parse_unsigned("--wait", optarg, 0, 7 * 24 * 3600, &a->wait) == -1) return -1;
       break;
@@ -262,6 +279,10 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
   if (a->wait || a->tls_psk || a->tls_certificates) {
     p2v_error("--wait, --tls-psk and --tls-certificates are for --listen (a SOURCE URI "
               "carries its own TLS settings)");
+    return -1;
+  }
+  if (a->insecure) {
+    p2v_error("--insecure is for --listen (a SOURCE URI says nbd:// or nbds:// itself)");
     return -1;
   }
   if (optind >= argc) {

@@ -21,6 +21,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "nbd-server.h"
 #include "report.h"
 #include "run.h"
 #include "survey.h"
@@ -41,6 +42,8 @@ static void print_usage(FILE *out)
         "  --tls-psk-file FILE      dial-in: TLS with this pre-shared key file\n"
         "  --tls-certificates DIR   dial-in: TLS with X.509 (ca-cert.pem, client-cert.pem ...)\n"
         "  --wait SECONDS           dial-in: how long to wait for the source (0: forever; 600)\n"
+        "  --insecure               dial-in off loopback: accept disks in clear text\n"
+        "                           (a trusted network); else --tls-psk-file is needed\n"
         "  --out DIR                where everything goes (created if missing)\n"
         "  --target kvm|vmware      libvirt XML + qcow2, or .vmx + OVF + OVA + VMDK\n"
         "  -O, --format FORMAT      qcow2, raw, vmdk or vmdk-stream (kvm: qcow2;\n"
@@ -156,7 +159,7 @@ void run_phase(struct run *run, const char *phase, double start, bool ok, const 
 enum {
   OPT_SOURCE = 256, OPT_LISTEN, OPT_PSK, OPT_CERTS, OPT_WAIT, OPT_OUT, OPT_TARGET, OPT_NAME,
   OPT_BOOT_TEST, OPT_BOOT_TIMEOUT, OPT_JSON, OPT_VCPUS, OPT_MEMORY, OPT_FORCE, OPT_VERIFY,
-  OPT_KEEP_WORK, OPT_CONNECTIONS,
+  OPT_KEEP_WORK, OPT_CONNECTIONS, OPT_INSECURE,
 };
 
 static const struct option long_options[] = {
@@ -178,6 +181,7 @@ static const struct option long_options[] = {
   { "verify",           required_argument, NULL, OPT_VERIFY },
   { "keep-work",        no_argument,       NULL, OPT_KEEP_WORK },
   { "connections",      required_argument, NULL, OPT_CONNECTIONS },
+  { "insecure",         no_argument,       NULL, OPT_INSECURE },
   { "verbose",          no_argument,       NULL, 'v' },
   { "help",             no_argument,       NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -229,6 +233,7 @@ static int parse_args(int argc, char **argv, struct run *run)
     case OPT_JSON: run->json = true; break;
     case OPT_FORCE: run->force = true; break;
     case OPT_KEEP_WORK: run->keep_work = true; break;
+    case OPT_INSECURE: run->insecure = true; break;
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_usage(stdout); return 1;
     case OPT_WAIT:
@@ -278,6 +283,15 @@ static int parse_args(int argc, char **argv, struct run *run)
               "--tls-psk-file and --tls-certificates are for --listen");
     return -1;
   }
+  if (run->source && run->insecure) {
+    p2v_error("--insecure is for --listen (a --source URI says nbd:// or nbds:// itself)");
+    return -1;
+  }
+  if (run->listen && (p2v_net_check_address(run->listen, "listen on") == -1 ||
+                      convert_check_listen_tls(run->listen, run->tls_psk_file ||
+                                               run->tls_certificates, run->insecure,
+                                               "--tls-psk-file") == -1))
+    return -1;
   if (!run->out_dir) {
     p2v_error("no output directory given; add --out DIR");
     return -1;

@@ -56,6 +56,7 @@ struct run {
   const char *source;          /* --source URI */
   const char *listen;          /* --listen ADDR:PORT */
   const char *tls_psk_file, *tls_certificates;
+  bool insecure;               /* --insecure: --listen off loopback without TLS */
   const char *out_dir;
   enum p2v_target target;
   const char *format;          /* qcow2, raw, vmdk, vmdk-stream */

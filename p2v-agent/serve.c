@@ -46,9 +46,10 @@ static void print_serve_usage(FILE *out)
         "\n"
         "  --listen ADDR:PORT        listen here (default " DEFAULT_LISTEN ");\n"
         "                            a non-loopback address needs TLS or --insecure\n"
+        "                            (X.509 there: with --tls-verify-peer)\n"
         "  --connect HOST:PORT       dial out to a converter listening there instead\n"
         "                            (sources behind NAT); exits 0 once it has\n"
-        "                            everything (docs/dial-in.md)\n"
+        "                            everything (docs/dial-in.md); TLS as for --listen\n"
         "  --connections N           with --connect: connections kept open to the\n"
         "                            converter (default 4)\n"
         "  --tls=off|on|require      TLS mode (default: require when TLS files are\n"
@@ -59,7 +60,8 @@ static void print_serve_usage(FILE *out)
         "                            X.509 files one by one\n"
         "  --tls-verify-peer         require a client certificate signed by the CA\n"
         "  --tls-psk FILE            pre-shared keys (psktool format: user:hexkey)\n"
-        "  --insecure                allow plain NBD on a non-loopback address\n"
+        "  --insecure                allow plain NBD, or X.509 without client\n"
+        "                            certificates, on a non-loopback address\n"
         "  --all-blocks              send every block: do not read filesystems\n"
         "                            (the survey, served as export p2v:survey, is\n"
         "                            what 'p2v-agent survey --json DISK...' prints)\n"
@@ -195,6 +197,25 @@ static int parse_serve_options(int argc, char **argv, struct serve_options *o)
   return 0;
 }
 
+/* Disks cross a non-loopback address only to a client that proves itself,
+ * unless someone said --insecure.  Dialling out changes nothing: the agent
+ * is still the TLS server, and an address proves nothing about who answers
+ * there, so the converter must prove itself the same way (PSK or a client
+ * certificate). */
+static int check_exposure(const struct serve_options *o, bool have_x509)
+{
+  enum p2v_net_guard guard =
+    o->tls.mode != P2V_TLS_REQUIRE ? P2V_NET_CLEAR :
+    have_x509 && !o->tls.verify_peer ? P2V_NET_TLS_UNVERIFIED : P2V_NET_TLS_VERIFIED;
+  const char *address = o->connect_address ? o->connect_address : o->listen_address;
+  const char *fix = guard == P2V_NET_CLEAR ?
+    "use --tls=require with certificates or a PSK, or --insecure on a trusted network" :
+    "add --tls-verify-peer (client certificates signed by the CA), use --tls-psk alone, "
+    "or --insecure on a trusted network";
+  return p2v_net_require_tls(address, guard, o->insecure ? "--insecure" : NULL,
+                             o->connect_address ? "serve disks to" : "serve disks on", fix);
+}
+
 /* Everything about the options that can be checked before touching a disk. */
 static int check_serve_options(struct serve_options *o, int ndisks)
 {
@@ -236,14 +257,7 @@ static int check_serve_options(struct serve_options *o, int ndisks)
     return -1;
   if (o->connect_address && p2v_net_check_address(o->connect_address, "connect to") < 0)
     return -1;
-  /* Disks must not cross a network in clear text unless someone said so. */
-  if (o->listen_address && !p2v_net_is_loopback(o->listen_address) &&
-      o->tls.mode != P2V_TLS_REQUIRE && !o->insecure) {
-    p2v_error("refusing to serve disks in clear text on %s: use --tls=require with "
-              "certificates or a PSK, or --insecure on a trusted network", o->listen_address);
-    return -1;
-  }
-  return 0;
+  return check_exposure(o, have_x509);
 }
 
 static void install_signal_handlers(void)

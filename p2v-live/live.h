@@ -38,6 +38,7 @@ struct live_settings {
   unsigned connections;        /* dial: sessions kept open */
   enum live_tls tls;
   char *tls_psk;               /* "user:hexkey" */
+  bool insecure;               /* p2v.insecure=1: disks may cross the network in clear text */
   char **disks;                /* names ("sda"); NULL: all */
   size_t ndisks;
   bool unattended;             /* p2v.auto=1 */

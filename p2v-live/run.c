@@ -215,6 +215,44 @@ static char *write_psk_file(const char *psk, char *dir)
   return path;
 }
 
+/* Where the disks go: the converter's address (dial), or where we listen. */
+static void job_address(const struct live_options *o, char *buf, size_t size)
+{
+  const struct live_settings *s = &o->settings;
+  if (s->mode == LIVE_MODE_DIAL)
+    snprintf(buf, size, strchr(s->server, ':') && s->server[0] != '[' ? "[%s]:%u" : "%s:%u",
+             s->server, s->port);
+  else if (o->listen)
+    snprintf(buf, size, "%s", o->listen);
+  else
+    snprintf(buf, size, "0.0.0.0:%u", s->port);
+}
+
+/* The rule every program here follows (p2v_net_require_tls): off loopback
+ * (and the image is always on a real network) disks travel only with TLS
+ * required, or p2v.insecure=1.  0, or -1 said in large text. */
+static int check_clear_text(const struct live_options *o)
+{
+  const struct live_settings *s = &o->settings;
+  char address[300];
+  job_address(o, address, sizeof address);
+  if (p2v_net_require_tls(address, s->tls == LIVE_TLS_REQUIRE ? P2V_NET_TLS_VERIFIED
+                                                               : P2V_NET_CLEAR,
+                          s->insecure ? "p2v.insecure=1" : NULL,
+                          s->mode == LIVE_MODE_DIAL ? "serve disks to" : "serve disks on",
+                          "set p2v.tls=require and p2v.tls_psk=USER:HEXKEY, or "
+                          "p2v.insecure=1 on a trusted network") == 0)
+    return 0;
+  const char *lines[] = {
+    "The disks would cross the network unencrypted.",
+    "Set p2v.tls=require and p2v.tls_psk=USER:HEXKEY (p2v-convert: --tls-psk),",
+    "or p2v.insecure=1 on a trusted network, then reboot.",
+    NULL,
+  };
+  stop_with_problem(o, "CLEAR TEXT REFUSED", lines);
+  return -1;
+}
+
 static int serve(struct live_options *o, struct p2v_nbd_server *server)
 {
   const struct live_settings *s = &o->settings;
@@ -225,9 +263,8 @@ static int serve(struct live_options *o, struct p2v_nbd_server *server)
     return LIVE_EXIT_ERROR;
   }
   char address[300];
+  job_address(o, address, sizeof address);
   if (s->mode == LIVE_MODE_DIAL) {
-    snprintf(address, sizeof address, strchr(s->server, ':') && s->server[0] != '[' ?
-             "[%s]:%u" : "%s:%u", s->server, s->port);
     live_say("dialling the converter at %s with %u connection(s)%s", address, s->connections,
              s->tls != LIVE_TLS_OFF ? " (TLS)" : "");
     int r = p2v_nbd_serve_dialer(server, address, s->connections, &stop_requested);
@@ -243,10 +280,6 @@ static int serve(struct live_options *o, struct p2v_nbd_server *server)
         pause();
     }
   } else {
-    if (o->listen)
-      snprintf(address, sizeof address, "%s", o->listen);
-    else
-      snprintf(address, sizeof address, "0.0.0.0:%u", s->port);
     int fd = p2v_net_listen(address);
     if (fd >= 0) {
       char bound[320];
@@ -461,6 +494,11 @@ int live_run_job(struct live_options *o)
   }
 
   /* 4. The disks opened for serving (each probed once), then the survey. */
+  if (check_clear_text(o) == -1) {
+    fi.reported = true;
+    status = LIVE_EXIT_ERROR;
+    goto out;
+  }
   if (s->tls != LIVE_TLS_OFF) {
     if (!(psk_path = write_psk_file(s->tls_psk, psk_dir)))
       goto out;

@@ -86,6 +86,11 @@ int live_settings_ask(struct live_settings *s, FILE *in, FILE *out)
   if (s->tls != LIVE_TLS_OFF && ask(s, in, out, "tls_psk", "Pre-shared key USER:HEXKEY",
                                     s->tls_psk) < 0)
     return -1;
+  /* Asked, not assumed: p2v-live stops rather than send disks in clear text. */
+  if (s->tls != LIVE_TLS_REQUIRE &&
+      ask(s, in, out, "insecure", "Without TLS required, disks cross the network in clear\n"
+          "  text: allow that (a trusted network only)? 1 or 0", s->insecure ? "1" : "0") < 0)
+    return -1;
   static const char *const nets[] = { "dhcp", "static", "none" };
   if (ask(s, in, out, "net", "Network (dhcp, static, none)", nets[s->net]) < 0)
     return -1;

@@ -263,6 +263,8 @@ int live_settings_set(struct live_settings *s, const char *key, const char *valu
       return bad(key, "...", "expected USER:HEXKEY as psktool writes it "
                  "(an even number of hex digits, at most 256)");
     return set_string(&s->tls_psk, value);
+  } else if (!strcmp(key, "insecure")) {
+    return set_bool(key, value, &s->insecure);
   } else if (!strcmp(key, "disks")) {
     return set_disks(s, value);
   } else if (!strcmp(key, "auto")) {
@@ -334,8 +336,8 @@ static int next_word(const char *text, size_t len, size_t *pos, char *word, size
 static bool is_known(const char *key)
 {
   static const char *const keys[] = {
-    "mode", "server", "port", "connections", "tls", "tls_psk", "disks", "auto", "net",
-    "ip", "gateway", "dns", "interface", "after", "dump_settings", NULL,
+    "mode", "server", "port", "connections", "tls", "tls_psk", "insecure", "disks", "auto",
+    "net", "ip", "gateway", "dns", "interface", "after", "dump_settings", NULL,
   };
   return choice(key, keys) >= 0;
 }
@@ -381,7 +383,8 @@ int live_settings_parse(struct live_settings *s, const char *text, size_t len,
     if (eq) {
       *eq = '\0';
       value = eq + 1;
-    } else if (is_known(key) && strcmp(key, "dump_settings") && strcmp(key, "auto")) {
+    } else if (is_known(key) && strcmp(key, "dump_settings") && strcmp(key, "auto") &&
+               strcmp(key, "insecure")) {
       p2v_error("%s: p2v.%s needs a value: p2v.%s=...", origin, key, key);
       status = -1;
       break;
@@ -434,6 +437,7 @@ void live_settings_dump(const struct live_settings *s, FILE *fp)
   } else {
     fputs("p2v.tls_psk=\n", fp);
   }
+  fprintf(fp, "p2v.insecure=%d\n", s->insecure);
   fputs("p2v.disks=", fp);
   for (size_t i = 0; i < s->ndisks; i++)
     fprintf(fp, "%s%s", i ? "," : "", s->disks[i]);

@@ -96,6 +96,8 @@ live_iso_without() {
 # uefi (q35, OVMF) or uefi-sb (q35, OVMF with Microsoft's keys enrolled,
 # Secure Boot enforced).  SETTINGS go to p2v-live as the fw_cfg file
 # opt/p2v/settings.  The guest console (ttyS0) goes to TEST_DIR/NAME.console.
+# Tests give p2v.insecure=1: their converter (10.0.2.2, qemu's user network)
+# is the host's loopback, but to p2v-live it is a real network.
 # Sets LIVE_PID and LIVE_START (seconds since the epoch, when qemu started).
 boot_live() {
     local name=$1 fw=$2 settings=$3 seconds=$4; shift 4

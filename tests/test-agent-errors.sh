@@ -46,7 +46,7 @@ cleanup stop_squatter
 wait_for_port "$port"
 expect_error "cannot listen on 127.0.0.1:$port: Address already in use" \
     "$P2V_AGENT" serve --listen "127.0.0.1:$port" "$disk"
-expect_error "refusing to serve disks in clear text on 0.0.0.0:$port" \
+expect_error "refusing to serve disks on 0.0.0.0:$port in clear text" \
     "$P2V_AGENT" serve --listen "0.0.0.0:$port" "$disk"
 expect_error "cannot listen on not-an-address: the address must be" "$P2V_AGENT" serve --listen "not-an-address" "$disk"
 expect_error "cannot listen on 127.0.0.1:99999: the address must be" "$P2V_AGENT" serve --listen "127.0.0.1:99999" "$disk"

@@ -20,7 +20,7 @@ sums=$(sha256sum "$TEST_DIR/raw.img" "$TEST_DIR/ext4.img")
 port=$(free_port)
 out=$TEST_DIR/out
 start_listener "$port" "$out" qcow2
-boot_live bios-ide bios "p2v.server=10.0.2.2 p2v.port=$port p2v.mode=dial p2v.auto=1" 360 \
+boot_live bios-ide bios "p2v.server=10.0.2.2 p2v.port=$port p2v.mode=dial p2v.auto=1 p2v.insecure=1" 360 \
     -cdrom "$iso" -boot d \
     -drive "if=ide,index=0,media=disk,format=raw,file=$TEST_DIR/raw.img,snapshot=on" \
     -drive "if=ide,index=1,media=disk,format=raw,file=$TEST_DIR/ext4.img,snapshot=on" \

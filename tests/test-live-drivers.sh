@@ -27,7 +27,7 @@ make_random_disk "$TEST_DIR/disk.img" 40
 port=$(free_port)
 
 # 1. No driver for the only NIC: reported, then a clean stop.
-boot_live no-e1000 bios "p2v.server=10.0.2.2 p2v.port=$port p2v.mode=dial p2v.auto=1" 300 \
+boot_live no-e1000 bios "p2v.server=10.0.2.2 p2v.port=$port p2v.mode=dial p2v.auto=1 p2v.insecure=1" 300 \
     -cdrom "$iso" -boot d \
     -drive "if=ide,index=0,media=disk,format=raw,file=$TEST_DIR/disk.img,snapshot=on" \
     -nic user,model=e1000
@@ -58,7 +58,7 @@ echo "adding e1000 from $src"
 # 3. The extended image gets through, on UEFI.
 out=$TEST_DIR/out
 start_listener "$port" "$out" qcow2
-boot_live added-e1000 uefi "p2v.server=10.0.2.2 p2v.port=$port p2v.mode=dial p2v.auto=1" 360 \
+boot_live added-e1000 uefi "p2v.server=10.0.2.2 p2v.port=$port p2v.mode=dial p2v.auto=1 p2v.insecure=1" 360 \
     -drive "if=none,id=cd,media=cdrom,readonly=on,format=raw,file=$TEST_DIR/added.iso" \
     -device ide-cd,drive=cd,bus=ide.0,bootindex=0 \
     -drive "if=none,id=src,format=raw,file=$TEST_DIR/disk.img,snapshot=on" \

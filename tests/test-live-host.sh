@@ -21,6 +21,7 @@ p2v.port=10810
 p2v.connections=4
 p2v.tls=require
 p2v.tls_psk=convert:(hidden)
+p2v.insecure=0
 p2v.disks=sda,sdb
 p2v.auto=1
 p2v.net=dhcp
@@ -95,13 +96,14 @@ grep -Eq '^  sda\.img +6\.0 MiB of +6\.0 MiB sent \(100%\)' "$TEST_DIR/serve.out
 pass "survey export, progress, and the end on p2v:done"
 
 # The questions on the console, answered through a pipe: serve, default
-# port, TLS off, no network.
+# port, TLS off, clear text not allowed (loopback needs none), no network.
 port=$(free_port)
-printf 'serve\n\noff\nnone\n' | "$LIVE" --sysfs "$TEST_DIR" --no-network --listen "127.0.0.1:$port" \
+printf 'serve\n\noff\n0\nnone\n' | "$LIVE" --sysfs "$TEST_DIR" --no-network --listen "127.0.0.1:$port" \
     --disk "$TEST_DIR/sda.img" >"$TEST_DIR/ui.out" 2>&1 &
 pid=$!
 wait_for_port "$port" 30 || { cat "$TEST_DIR/ui.out"; exit 1; }
-grep -q "Mode: serve" "$TEST_DIR/ui.out" && grep -q "Port \[10809\]: " "$TEST_DIR/ui.out" ||
+grep -q "Mode: serve" "$TEST_DIR/ui.out" && grep -q "Port \[10809\]: " "$TEST_DIR/ui.out" &&
+    grep -q "a trusted network only)? 1 or 0 \[0\]: " "$TEST_DIR/ui.out" ||
     { cat "$TEST_DIR/ui.out"; fail "the questions were not asked"; }
 [ "$(nbdinfo --size "nbd://127.0.0.1:$port/sda.img")" = $((6 * 1048576)) ] || fail "UI-started server is wrong"
 stop_live

@@ -20,7 +20,7 @@ sum=$(sha256sum "$TEST_DIR/sata.img")
 port=$(free_port)
 out=$TEST_DIR/out
 start_listener "$port" "$out" qcow2
-boot_live uefi-ahci uefi-sb "p2v.server=10.0.2.2 p2v.port=$port p2v.mode=dial p2v.auto=1" 420 \
+boot_live uefi-ahci uefi-sb "p2v.server=10.0.2.2 p2v.port=$port p2v.mode=dial p2v.auto=1 p2v.insecure=1" 420 \
     -drive "if=none,id=cd,media=cdrom,readonly=on,format=raw,file=$iso" \
     -device ide-cd,drive=cd,bus=ide.0,bootindex=0 \
     -drive "if=none,id=src,format=raw,file=$TEST_DIR/sata.img,snapshot=on" \

@@ -16,7 +16,7 @@ make_random_disk "$TEST_DIR/scsi.img" 48
 sum=$(sha256sum "$TEST_DIR/scsi.img")
 
 port=$(free_port)
-boot_live usb-virtio bios "p2v.mode=serve p2v.auto=1" 360 \
+boot_live usb-virtio bios "p2v.mode=serve p2v.auto=1 p2v.insecure=1" 360 \
     -device qemu-xhci,id=xhci \
     -drive "if=none,id=stick,format=raw,file=$TEST_DIR/stick.img" \
     -device usb-storage,bus=xhci.0,drive=stick,bootindex=0 \

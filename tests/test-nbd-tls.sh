@@ -5,6 +5,7 @@
 # labels: nbd tls
 # SPDX-License-Identifier: GPL-3.0-or-later
 source "$(dirname "$0")/functions.sh"
+source "$(dirname "$0")/tls-helpers.sh"
 requires nbdinfo nbdcopy psktool certtool
 [ -x "$P2V_AGENT" ] || skip "p2v-agent is not built"
 
@@ -51,43 +52,7 @@ pass "PSK"
 
 # ---- X.509 ----
 pki=$TEST_DIR/pki
-mkdir -p "$pki/server" "$pki/client" "$pki/nocert"
-cat >"$pki/ca.info" <<'INFO'
-cn = p2v test CA
-ca
-cert_signing_key
-expiration_days = 2
-INFO
-cat >"$pki/server.info" <<'INFO'
-organization = p2v test
-cn = 127.0.0.1
-ip_address = 127.0.0.1
-dns_name = localhost
-tls_www_server
-encryption_key
-signing_key
-expiration_days = 2
-INFO
-cat >"$pki/client.info" <<'INFO'
-country = GB
-organization = p2v test
-cn = converter
-tls_www_client
-encryption_key
-signing_key
-expiration_days = 2
-INFO
-certtool --generate-privkey >"$pki/ca-key.pem" 2>/dev/null
-certtool --generate-self-signed --load-privkey "$pki/ca-key.pem" \
-    --template "$pki/ca.info" --outfile "$pki/ca-cert.pem" >/dev/null 2>&1
-for who in server client; do
-    certtool --generate-privkey >"$pki/$who/$who-key.pem" 2>/dev/null
-    certtool --generate-certificate --load-privkey "$pki/$who/$who-key.pem" \
-        --load-ca-certificate "$pki/ca-cert.pem" --load-ca-privkey "$pki/ca-key.pem" \
-        --template "$pki/$who.info" --outfile "$pki/$who/$who-cert.pem" >/dev/null 2>&1
-    cp "$pki/ca-cert.pem" "$pki/$who/"
-done
-cp "$pki/ca-cert.pem" "$pki/nocert/"
+make_pki "$pki"
 
 port=$(free_port)
 start_agent "$port" --tls=require --tls-certificates "$pki/server" "$disk"

@@ -95,4 +95,22 @@ int p2v_net_check_address(const char *address, const char *what);
 /* True if the address given to p2v_net_listen is a loopback address. */
 bool p2v_net_is_loopback(const char *address);
 
+/* How a connection that carries disks is protected. */
+enum p2v_net_guard {
+  P2V_NET_CLEAR,            /* no TLS, or TLS only offered (--tls=on) */
+  P2V_NET_TLS_UNVERIFIED,   /* TLS required, but any client gets in (X.509 without
+                             * client certificates) */
+  P2V_NET_TLS_VERIFIED,     /* TLS required and the peer proves itself (PSK, or a
+                             * client certificate signed by the CA) */
+};
+
+/* The one rule for disks on a network (docs/p2v-agent.md "Clear text"):
+ * across a non-loopback address they travel only with P2V_NET_TLS_VERIFIED,
+ * or when the user said so: insecure names the option given ("--insecure",
+ * "p2v.insecure=1"), NULL if none, and one warning line is printed.  what
+ * says what crosses where ("serve disks on", "receive disks on"), fix what
+ * to add.  Returns 0, or -1 with one error line. */
+int p2v_net_require_tls(const char *address, enum p2v_net_guard guard, const char *insecure,
+                        const char *what, const char *fix);
+
 #endif

@@ -268,6 +268,23 @@ bool p2v_net_is_loopback(const char *address)
   return all;
 }
 
+int p2v_net_require_tls(const char *address, enum p2v_net_guard guard, const char *insecure,
+                        const char *what, const char *fix)
+{
+  if (guard == P2V_NET_TLS_VERIFIED || p2v_net_is_loopback(address))
+    return 0;
+  const char *how = guard == P2V_NET_CLEAR ? "in clear text" : "without verifying the client";
+  if (!insecure) {
+    p2v_error("refusing to %s %s %s: %s", what, address, how, fix);
+    return -1;
+  }
+  if (guard == P2V_NET_CLEAR)
+    p2v_warning("disks cross %s in clear text (%s)", address, insecure);
+  else
+    p2v_warning("disks cross %s to any TLS client, none verified (%s)", address, insecure);
+  return 0;
+}
+
 int p2v_net_local_address(int fd, char *buf, size_t size)
 {
   struct sockaddr_storage ss;

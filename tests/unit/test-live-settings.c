@@ -79,6 +79,7 @@ static void test_full_cmdline(void)
   CHECK(strstr(text, "p2v.mode=dial\np2v.server=10.0.2.2\np2v.port=10810\n"));
   CHECK(strstr(text, "p2v.tls_psk=convert:(hidden)\n"));   /* the key is never shown */
   CHECK(!strstr(text, "00112233"));
+  CHECK(strstr(text, "p2v.tls_psk=convert:(hidden)\np2v.insecure=0\n"));
   CHECK(strstr(text, "p2v.disks=sda,nvme0n1\n"));
   CHECK(strstr(text, "p2v.after=wait\n"));
   free(text);
@@ -97,7 +98,7 @@ static void test_defaults_and_flags(void)
   CHECK(parse(&s, "") == 0 && !live_settings_complete(&s));
   char *text = dump(&s);
   CHECK(!strcmp(text, "p2v.mode=\np2v.server=\np2v.port=10809\np2v.connections=4\n"
-                "p2v.tls=off\np2v.tls_psk=\np2v.disks=all\np2v.auto=0\np2v.net=dhcp\n"
+                "p2v.tls=off\np2v.tls_psk=\np2v.insecure=0\np2v.disks=all\np2v.auto=0\np2v.net=dhcp\n"
                 "p2v.ip=\np2v.gateway=\np2v.dns=\np2v.interface=\np2v.after=wait\n"));
   free(text);
   /* Flags without a value; quotes group as the kernel's parser does. */
@@ -108,6 +109,13 @@ static void test_defaults_and_flags(void)
   text = dump(&s);
   CHECK(strstr(text, "p2v.mode=serve\n"));                 /* auto: serve */
   free(text);
+  /* p2v.insecure alone allows clear text; =0 takes it back. */
+  CHECK(!s.insecure && parse(&s, "p2v.insecure") == 0 && s.insecure);
+  text = dump(&s);
+  CHECK(strstr(text, "\np2v.insecure=1\n"));
+  free(text);
+  CHECK(parse(&s, "p2v.insecure=0") == 0 && !s.insecure);
+  CHECK(parse(&s, "p2v.insecure=yes") == 0 && s.insecure);
   /* An unknown key is a warning that names it, not an error. */
   CHECK(parse(&s, "p2v.colour=blue p2v.port=2000") == 0);
   CHECK(nmessages == 1 && nwarnings == 1 && strstr(last_message, "p2v.colour"));
@@ -126,6 +134,7 @@ static void test_bad_values(void)
   expect_bad("p2v.port=12ab", "p2v.port");
   expect_bad("p2v.connections=17", "p2v.connections=17: expected a number of connections from 1 to 16");
   expect_bad("p2v.tls=maybe", "p2v.tls=maybe: expected off, on or require");
+  expect_bad("p2v.insecure=maybe", "p2v.insecure=maybe: expected 1 or 0");
   expect_bad("p2v.tls_psk=convert", "p2v.tls_psk");
   expect_bad("p2v.tls_psk=convert:abc", "p2v.tls_psk");      /* odd digits */
   expect_bad("p2v.tls_psk=:0011", "p2v.tls_psk");
@@ -191,8 +200,9 @@ static void test_ask(void)
   size_t outlen = 0;
   FILE *o = open_memstream(&out, &outlen);
   /* dial; a bad host first, then a good one; default connections, port;
-   * TLS on with a key; static network with address, no gateway, a DNS. */
-  const char answers[] = "dial\nbad;host\n10.0.2.2\n\n\non\nconvert:0a0b\nstatic\n"
+   * TLS on (not required) with a key, clear text allowed; static network
+   * with address, no gateway, a DNS. */
+  const char answers[] = "dial\nbad;host\n10.0.2.2\n\n\non\nconvert:0a0b\n1\nstatic\n"
                          "192.0.2.9/24\n\n192.0.2.53\n";
   FILE *in = fmemopen((void *)answers, sizeof answers - 1, "r");
   CHECK(in && o);
@@ -201,11 +211,24 @@ static void test_ask(void)
   fclose(in);
   fclose(o);
   CHECK(s.mode == LIVE_MODE_DIAL && !strcmp(s.server, "10.0.2.2") && s.port == 10809);
-  CHECK(s.tls == LIVE_TLS_ON && !strcmp(s.tls_psk, "convert:0a0b"));
+  CHECK(s.tls == LIVE_TLS_ON && !strcmp(s.tls_psk, "convert:0a0b") && s.insecure);
   CHECK(s.net == LIVE_NET_STATIC && !strcmp(s.ip, "192.0.2.9/24") && !s.gateway);
   CHECK(!strcmp(s.dns, "192.0.2.53"));
   CHECK(nmessages == 1 && strstr(last_message, "p2v.server=bad;host"));
   CHECK(strstr(out, "Port [10809]: "));
+  CHECK(strstr(out, "(a trusted network only)? 1 or 0 [0]: "));
+  free(out);
+  live_settings_clear(&s);
+
+  /* TLS required: no question about clear text. */
+  o = open_memstream(&out, &outlen);
+  const char required[] = "serve\n\nrequire\nconvert:0a0b\nnone\n";
+  in = fmemopen((void *)required, sizeof required - 1, "r");
+  CHECK(live_settings_ask(&s, in, o) == 0);
+  fclose(in);
+  fclose(o);
+  CHECK(s.tls == LIVE_TLS_REQUIRE && !s.insecure && s.net == LIVE_NET_NONE);
+  CHECK(!strstr(out, "clear"));
   free(out);
   live_settings_clear(&s);
 

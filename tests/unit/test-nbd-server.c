@@ -27,6 +27,40 @@ static struct p2v_nbd_server server;
 static volatile sig_atomic_t stop;
 static int port;
 
+/* The last message through the log, for the TLS rule. */
+static char last_log[512];
+static enum p2v_log_level last_level;
+static void catch_log(enum p2v_log_level level, const char *message)
+{
+  last_level = level;
+  snprintf(last_log, sizeof last_log, "%s", message);
+}
+
+/* p2v_net_require_tls: loopback always passes; elsewhere only a verified
+ * peer, or insecure with a warning; a refusal is one error line. */
+static void test_require_tls(void)
+{
+  p2v_log_set_sink(catch_log);
+  last_log[0] = '\0';
+  CHECK(p2v_net_require_tls("127.0.0.1:1", P2V_NET_CLEAR, NULL, "serve disks on", "fix") == 0);
+  CHECK(p2v_net_require_tls("[::1]:1", P2V_NET_TLS_UNVERIFIED, NULL, "serve disks on", "fix") == 0);
+  CHECK(!last_log[0]);
+  CHECK(p2v_net_require_tls("192.0.2.1:1", P2V_NET_TLS_VERIFIED, NULL, "serve disks on", "x") == 0);
+  CHECK(!last_log[0]);
+  CHECK(p2v_net_require_tls("192.0.2.1:1", P2V_NET_CLEAR, NULL, "serve disks to", "add TLS") == -1);
+  CHECK(last_level == P2V_LOG_ERROR &&
+        !strcmp(last_log, "refusing to serve disks to 192.0.2.1:1 in clear text: add TLS"));
+  CHECK(p2v_net_require_tls("0.0.0.0:1", P2V_NET_TLS_UNVERIFIED, NULL, "serve disks on", "f") == -1);
+  CHECK(!strcmp(last_log, "refusing to serve disks on 0.0.0.0:1 without verifying the client: f"));
+  CHECK(p2v_net_require_tls("192.0.2.1:1", P2V_NET_CLEAR, "--insecure", "a", "b") == 0);
+  CHECK(last_level == P2V_LOG_WARNING &&
+        !strcmp(last_log, "disks cross 192.0.2.1:1 in clear text (--insecure)"));
+  CHECK(p2v_net_require_tls("192.0.2.1:1", P2V_NET_TLS_UNVERIFIED, "p2v.insecure=1", "a", "b") == 0);
+  CHECK(last_level == P2V_LOG_WARNING &&
+        !strcmp(last_log, "disks cross 192.0.2.1:1 to any TLS client, none verified (p2v.insecure=1)"));
+  p2v_log_set_sink(NULL);
+}
+
 static void *listener_thread(void *arg)
 {
   int fd = *(int *) arg;
@@ -482,6 +516,7 @@ int main(int argc, char **argv)
   CHECK(p2v_net_is_loopback("[::1]:10809"));
   CHECK(!p2v_net_is_loopback("0.0.0.0:10809"));
   CHECK(!p2v_net_is_loopback("192.168.1.1:10809"));
+  test_require_tls();
 
   p2v_disk_close(disks[0]);
   p2v_disk_close(disks[1]);
