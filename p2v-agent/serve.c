@@ -330,6 +330,10 @@ int agent_serve(int argc, char **argv)
     .max_clients = o.max_clients, .survey_json = survey, .survey_len = strlen(survey),
     .counters = &counters,
   };
+  /* One token for this run: a converter that took our first dialled
+   * session knows our later ones by it (docs/dial-in.md). */
+  if (p2v_nbd_session_init(&server) == -1)
+    goto out;
   status = run_server(&o, &server);
 
 out:
