@@ -7,10 +7,14 @@
  * The dialler is not trusted: every wait is bounded, export names must be
  * safe file names, the survey is bounded and strictly parsed, and a
  * connection that was closed while it waited in the accept queue is
- * skipped.
+ * skipped.  The first connection binds us to its source's session token
+ * (announced in every export description); every later connection must
+ * show the same token before we read anything from it, others are told
+ * P2V_EXPORT_BUSY and closed, so two sources are never mixed.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -39,6 +43,9 @@
 #define SETTLE_QUIET_MS   500     /* after the first: the rest arrive together */
 #define SETTLE_MAX_MS     2000
 #define SURVEY_PIECE      (64 * 1024)
+#define BUSY_REPLY_MS     5000    /* for a refused source to take note */
+#define MAX_FOREIGN       16      /* other sessions remembered (one warning each) */
+#define PEER_SIZE         (NI_MAXHOST + NI_MAXSERV + 8)
 
 struct dialin_export {
   struct p2v_dialin *d;
@@ -59,6 +66,13 @@ struct p2v_dialin {
   bool has_survey, has_done;
   char *survey;
   size_t survey_len;
+  /* The session we are bound to (by the first connection). */
+  bool bound;
+  char session[P2V_SESSION_HEX + 1];
+  unsigned announced;               /* connections it says it keeps; 0: not said */
+  char foreign[MAX_FOREIGN][P2V_SESSION_HEX + 1];   /* refused, warned about */
+  size_t nforeign;
+  bool warned_untokened, warned_unproven;
 };
 
 static int64_t now_ms(void)
@@ -139,7 +153,7 @@ static int next_socket(struct p2v_dialin *d, int wait_ms)
 
 /* Why a handshake failed: the connection went away (skip it), or a real
  * failure that was reported. */
-enum hs_result { HS_OK, HS_STALE, HS_FAILED };
+enum hs_result { HS_OK, HS_STALE, HS_FAILED, HS_FOREIGN };
 
 static bool msg_has(const char *needle)
 {
@@ -172,6 +186,14 @@ static int run_until(struct nbd_handle *h, int (*done)(struct nbd_handle *), con
     if (nbd_poll(h, left > 1000 ? 1000 : (int) left) == -1)
       return -1;
   }
+}
+
+/* Completion: *state becomes 1, or -1 - errno if the command failed. */
+static int completed(void *opaque, int *error)
+{
+  int *state = opaque;
+  *state = *error ? -*error - 1 : 1;
+  return 1;
 }
 
 static enum hs_result report_failure(struct p2v_dialin *d, int r, const char *what,
@@ -212,8 +234,155 @@ static enum hs_result report_failure(struct p2v_dialin *d, int r, const char *wh
   return HS_FAILED;
 }
 
+/* ---- the session a connection belongs to ---- */
+
+static void peer_name(int fd, char *out, size_t size)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char host[NI_MAXHOST], port[NI_MAXSERV];
+  if (getpeername(fd, (struct sockaddr *) &ss, &sl) == 0 &&
+      getnameinfo((struct sockaddr *) &ss, sl, host, sizeof host, port, sizeof port,
+                  NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+    snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+  else
+    snprintf(out, size, "an unknown address");
+}
+
+/* Constant time, so that timing says nothing about how much matched. */
+static bool same_token(const char *a, const char *b)
+{
+  unsigned char diff = 0;
+  for (size_t i = 0; i < P2V_SESSION_HEX; i++)
+    diff |= (unsigned char) (a[i] ^ b[i]);
+  return diff == 0;
+}
+
+/* One warning per other session (token NULL: a dialler with none). */
+static void warn_foreign(struct p2v_dialin *d, const char *peer, const char *token)
+{
+  if (!token) {
+    if (!d->warned_untokened)
+      p2v_warning("refused a connection from %s that announces no p2v session: it is not "
+                  "a p2v source of this version", peer);
+    else
+      p2v_debug("refused another connection from %s without a p2v session", peer);
+    d->warned_untokened = true;
+    return;
+  }
+  for (size_t i = 0; i < d->nforeign; i++)
+    if (same_token(d->foreign[i], token)) {
+      p2v_debug("refused another connection of the other session from %s", peer);
+      return;
+    }
+  if (d->nforeign == MAX_FOREIGN) {
+    p2v_debug("refused a connection of yet another session from %s", peer);
+    return;
+  }
+  memcpy(d->foreign[d->nforeign++], token, P2V_SESSION_HEX + 1);
+  p2v_warning("refused a second source that dialled in from %s (another session); give "
+              "each source its own --listen port", peer);
+}
+
+/* Tell the other source that we are busy (it says so once and backs off),
+ * then close.  Takes h. */
+static void refuse_busy(struct nbd_handle *h)
+{
+  int finished = 0;
+  nbd_completion_callback done = { .callback = completed, .user_data = &finished };
+  if (nbd_set_export_name(h, P2V_EXPORT_BUSY) != -1 && nbd_aio_opt_info(h, done) != -1)
+    (void) run_until(h, NULL, &finished, now_ms() + BUSY_REPLY_MS);
+  nbd_close(h);                     /* before &finished goes out of scope */
+}
+
+/* A connection that failed before it showed a session, once we are bound:
+ * it cannot be our source's (its sessions answer), so it must not end
+ * the copy; skip it, saying so once. */
+static enum hs_result unproven_failure(struct p2v_dialin *d, int r, const char *peer)
+{
+  int err = nbd_get_errno();
+  if (r != -2 && (err == ECONNRESET || err == EPIPE || err == ENOTCONN ||
+                  msg_has("disconnected") || msg_has("end of file") || msg_has("closed"))) {
+    p2v_debug("a dialled connection went away before it showed its session: %s",
+              p2v_nbd_message());
+    return HS_STALE;
+  }
+  char msg[200];
+  snprintf(msg, sizeof msg, "%s", r == -2 ? "no answer" : p2v_nbd_message());
+  if (!d->warned_unproven)
+    p2v_warning("refused a connection from %s that failed before it showed its session "
+                "(%s); it is not the source this converter copies", peer, msg);
+  else
+    p2v_debug("refused a connection from %s: %s", peer, msg);
+  d->warned_unproven = true;
+  return HS_FOREIGN;
+}
+
+/* On *hp (opt mode): is this our source?  Every p2v source has
+ * P2V_EXPORT_DONE; its description carries the session token.  HS_OK;
+ * HS_FOREIGN (refused, *hp taken); HS_STALE/HS_FAILED (*hp NULL if it had
+ * to be closed). */
+static enum hs_result check_session(struct p2v_dialin *d, struct nbd_handle **hp,
+                                    const char *peer)
+{
+  struct nbd_handle *h = *hp;
+  int finished = 0;
+  nbd_completion_callback done = { .callback = completed, .user_data = &finished };
+  int r = nbd_set_export_name(h, P2V_EXPORT_DONE) == -1 ? -1 : nbd_aio_opt_info(h, done);
+  if (r == 0)
+    r = run_until(h, NULL, &finished, now_ms() + HANDSHAKE_MS);
+  if (r != 0) {
+    enum hs_result res = unproven_failure(d, r, peer);
+    nbd_close(h);
+    *hp = NULL;
+    return res;
+  }
+  char token[P2V_SESSION_HEX + 1];
+  unsigned connections;
+  CLEANUP_FREE char *description = finished > 0 ? nbd_get_export_description(h) : NULL;
+  bool has_token = description &&
+                   p2v_nbd_session_parse(description, token, &connections) == 0;
+  if (has_token && same_token(token, d->session))
+    return HS_OK;
+  warn_foreign(d, peer, has_token ? token : NULL);
+  refuse_busy(h);
+  *hp = NULL;
+  return HS_FOREIGN;
+}
+
+/* On *hp (opt mode, our source): open export.  HS_OK, or HS_STALE /
+ * HS_FAILED (reported) with *hp NULL. */
+static enum hs_result go(struct p2v_dialin *d, struct nbd_handle **hp, const char *export,
+                         enum p2v_open_failure *why)
+{
+  struct nbd_handle *h = *hp;
+  int finished = 0;
+  nbd_completion_callback done = { .callback = completed, .user_data = &finished };
+  int r = nbd_set_export_name(h, export) == -1 ? -1 : nbd_aio_opt_go(h, done);
+  if (r == 0)
+    r = run_until(h, NULL, &finished, now_ms() + HANDSHAKE_MS);
+  enum hs_result res = HS_OK;
+  if (r == 0 && (finished < 0 || nbd_aio_is_ready(h) != 1)) {
+    p2v_error("the source that dialled in refused to open export %s: %s", export,
+              finished < 0 ? strerror(-finished - 1) : "no reply");
+    *why = P2V_OPEN_NO_EXPORT;
+    res = HS_FAILED;
+  }
+  else if (r != 0) {
+    char what[300];
+    snprintf(what, sizeof what, "opening export %s", export);
+    res = report_failure(d, r, what, why);
+  }
+  if (res != HS_OK) {
+    nbd_close(h);
+    *hp = NULL;
+  }
+  return res;
+}
+
 /* A handle on fd (taken): opt mode (export NULL) or in transmission on
- * export.  NULL with *res saying why (HS_FAILED reported). */
+ * export, after checking that the connection is our source's (once bound).
+ * NULL with *res saying why (HS_FAILED reported). */
 static struct nbd_handle *handshake(struct p2v_dialin *d, int fd, const char *export,
                                     enum hs_result *res, enum p2v_open_failure *why)
 {
@@ -226,9 +395,10 @@ static struct nbd_handle *handshake(struct p2v_dialin *d, int fd, const char *ex
     return NULL;
   }
   const struct p2v_dialin_options *o = d->o;
+  /* Opt mode always: nothing is read before the session is checked. */
   int ok = nbd_set_handle_name(h, "p2v-convert") != -1 &&
            nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) != -1 &&
-           (export ? nbd_set_export_name(h, export) : nbd_set_opt_mode(h, true)) != -1;
+           nbd_set_opt_mode(h, true) != -1 && nbd_set_full_info(h, true) != -1;
   if (ok && o->tls_psk_file)
     ok = nbd_set_tls(h, LIBNBD_TLS_REQUIRE) != -1 &&
          nbd_set_tls_psk_file(h, o->tls_psk_file) != -1 &&
@@ -245,6 +415,8 @@ static struct nbd_handle *handshake(struct p2v_dialin *d, int fd, const char *ex
     *why = P2V_OPEN_FAILED;
     return NULL;
   }
+  char peer[PEER_SIZE];
+  peer_name(fd, peer, sizeof peer);
   if (nbd_aio_connect_socket(h, fd) == -1) {    /* fd is libnbd's from here */
     p2v_error("cannot start NBD on a dialled connection: %s", p2v_nbd_message());
     nbd_close(h);
@@ -252,18 +424,18 @@ static struct nbd_handle *handshake(struct p2v_dialin *d, int fd, const char *ex
     *why = P2V_OPEN_FAILED;
     return NULL;
   }
-  int r = run_until(h, export ? nbd_aio_is_ready : nbd_aio_is_negotiating, NULL,
-                    now_ms() + HANDSHAKE_MS);
+  int r = run_until(h, nbd_aio_is_negotiating, NULL, now_ms() + HANDSHAKE_MS);
   if (r != 0) {
-    char what[300];
-    snprintf(what, sizeof what, export ? "opening export %s" : "%s",
-             export ? export : "negotiating");
-    *res = report_failure(d, r, what, why);
+    *res = d->bound ? unproven_failure(d, r, peer) : report_failure(d, r, "negotiating", why);
     nbd_close(h);
     return NULL;
   }
   *res = HS_OK;
-  return h;
+  if (d->bound)
+    *res = check_session(d, &h, peer);
+  if (*res == HS_OK && export)
+    *res = go(d, &h, export, why);
+  return *res == HS_OK ? h : NULL;
 }
 
 /* Another dialled connection, in transmission on export (opt mode when
@@ -271,8 +443,14 @@ static struct nbd_handle *handshake(struct p2v_dialin *d, int fd, const char *ex
 static struct nbd_handle *dialled_handle(struct p2v_dialin *d, const char *export,
                                          int wait_ms, enum p2v_open_failure *why)
 {
-  for (int skips = 0; skips < MAX_SKIPS; skips++) {
-    int fd = next_socket(d, wait_ms);
+  /* Connections of other sources do not count as skips (a flood of them
+   * must not fail the copy), but they share one deadline with ours. */
+  int64_t deadline = now_ms() + wait_ms;
+  for (int skips = 0; skips < MAX_SKIPS; ) {
+    /* Checked here too: pooled connections are returned without waiting,
+     * and a steady stream of refused ones must not keep us past it. */
+    int64_t left = deadline - now_ms();
+    int fd = left > 0 ? next_socket(d, (int) left) : -1;
     if (fd == -1) {
       p2v_error("the source did not dial in again within %d s (to open %s); is it still "
                 "running?", wait_ms / 1000, export ? export : "the export list");
@@ -285,6 +463,8 @@ static struct nbd_handle *dialled_handle(struct p2v_dialin *d, const char *expor
       return h;
     if (res == HS_FAILED)
       return NULL;
+    if (res == HS_STALE)
+      skips++;
   }
   p2v_error("%d connections from the source in a row were closed before use; "
             "is the source stopping?", MAX_SKIPS);
@@ -323,12 +503,33 @@ struct list_state {
   struct p2v_dialin *d;
   bool too_many, bad, duplicate;
   char bad_name[80];
+  /* The session every export announces: all must say the same. */
+  size_t listed, with_token;
+  bool token_differs;
+  char token[P2V_SESSION_HEX + 1];
+  unsigned connections;
 };
+
+static void list_session(struct list_state *st, const char *description)
+{
+  char token[P2V_SESSION_HEX + 1];
+  unsigned connections;
+  st->listed++;
+  if (p2v_nbd_session_parse(description, token, &connections) == -1)
+    return;
+  if (st->with_token++ == 0) {
+    memcpy(st->token, token, sizeof token);
+    st->connections = connections;
+  }
+  else if (!same_token(st->token, token) || st->connections != connections)
+    st->token_differs = true;
+}
 
 static int list_export(void *opaque, const char *name, const char *description)
 {
   struct list_state *st = opaque;
   struct p2v_dialin *d = st->d;
+  list_session(st, description);
   if (!strcmp(name, P2V_EXPORT_SURVEY)) {
     d->has_survey = true;
     return 0;
@@ -363,14 +564,6 @@ static int list_export(void *opaque, const char *name, const char *description)
   d->names[d->nexports] = copy;
   d->nexports++;
   return 0;
-}
-
-/* Completion: *state becomes 1, or -1 - errno if the command failed. */
-static int completed(void *opaque, int *error)
-{
-  int *state = opaque;
-  *state = *error ? -*error - 1 : 1;
-  return 1;
 }
 
 /* On *hp (opt mode): list the exports and check them.  0, or -1
@@ -425,6 +618,15 @@ static int read_list(struct p2v_dialin *d, struct nbd_handle **hp, enum p2v_open
     p2v_error("the source that dialled in offers no disk");
     return -1;
   }
+  if (st.with_token == 0 || st.with_token != st.listed || st.token_differs) {
+    p2v_error("the source that dialled in does not announce one p2v session for all its "
+              "exports: it is not a p2v source of this version; update it to this "
+              "version of p2v");
+    return -1;
+  }
+  /* Bound: from now on only connections with this token are used. */
+  memcpy(d->session, st.token, sizeof d->session);
+  d->announced = st.connections;
   return 0;
 }
 
@@ -506,6 +708,14 @@ static int read_survey(struct p2v_dialin *d, struct nbd_handle **hp, enum p2v_op
 }
 
 /* ---- the API ---- */
+
+/* How many connections our source keeps: what it announced caps what we
+ * counted, since the count includes any other source's connections. */
+static unsigned source_connections(const struct p2v_dialin *d)
+{
+  unsigned n = d->peak ? d->peak : 1;
+  return d->announced && n > d->announced ? d->announced : n;
+}
 
 /* The first user name in a psktool file ("name:hexkey" lines), so that
  * libnbd picks that key. */
@@ -622,8 +832,9 @@ struct p2v_dialin *p2v_dialin_listen(const struct p2v_dialin_options *o,
   }
   if (r == -1)
     goto fail;
+  d->bound = true;
   p2v_info("the source offers %zu disk(s)%s; it keeps %u connection(s) open",
-           d->nexports, d->has_survey ? " and a survey" : "", d->peak);
+           d->nexports, d->has_survey ? " and a survey" : "", source_connections(d));
   return d;
 
 fail:
@@ -651,7 +862,7 @@ const char *p2v_dialin_survey(struct p2v_dialin *d, size_t *len)
 unsigned p2v_dialin_connections(struct p2v_dialin *d)
 {
   drain_backlog(d);
-  return d->peak ? d->peak : 1;
+  return source_connections(d);
 }
 
 /* nbd_reconnect_fn: another dialled connection on the same export. */

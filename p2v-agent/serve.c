@@ -365,6 +365,10 @@ int agent_serve(int argc, char **argv)
     .handshake_timeout_ms = o.handshake_timeout * 1000, .idle_timeout_ms = o.idle_timeout * 1000,
     .counters = &counters,
   };
+  /* One token for this run: a converter that took our first dialled
+   * session knows our later ones by it (docs/dial-in.md). */
+  if (p2v_nbd_session_init(&server) == -1)
+    goto out;
   status = run_server(&o, &server);
 
 out:

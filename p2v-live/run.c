@@ -525,7 +525,10 @@ int live_run_job(struct live_options *o)
                                                                               : P2V_TLS_REQUIRE,
     .survey_json = json, .survey_len = strlen(json), .counters = &counters,
   };
-  /* 5. Serve until the converter has everything (or we are stopped). */
+  /* 5. Serve until the converter has everything (or we are stopped),
+   * under one session token (docs/dial-in.md). */
+  if (p2v_nbd_session_init(&server) == -1)
+    goto out;
   status = serve(o, &server);
 
 out:

@@ -4,11 +4,13 @@
 # or not valid: one clear error line, a non-zero exit, nothing written
 # outside DIR and nothing presented as complete.  Connections closed while
 # they waited in the accept queue are skipped, and a plain NBD server
-# without structured replies or base:allocation is copied whole.
+# without structured replies or base:allocation is copied whole.  A
+# dialler without a p2v session is refused; an impostor dialling next to
+# the real source (same export name and size) is never read from.
 source "$(dirname "$0")/functions.sh"
 requires qemu-img
 P2V_CONVERT=$P2V_BUILD_DIR/converter/p2v-convert
-[ -x "$P2V_CONVERT" ] || skip "p2v-convert is not built"
+[ -x "$P2V_CONVERT" ] && [ -x "$P2V_AGENT" ] || skip "p2v-convert or p2v-agent is not built"
 DIALLER=$P2V_SOURCE_DIR/tests/nbd-hostile-dialler.py
 
 cd "$TEST_DIR"
@@ -85,4 +87,48 @@ wait $pid || true
 [ "$(cat probe2.status)" -eq 0 ] || { cat probe2.err >&2; fail "probe2: exit $(cat probe2.status)"; }
 qemu-img compare -q -f raw -F raw expected.raw out-probe2/disk.raw || fail "probe2: disk.raw differs"
 
-pass "dial-in refuses hostile names and surveys, skips stale connections and port probes"
+# A dialler that announces no p2v session is not taken for the source.
+expect_refused no-token "does not announce one p2v session for all its exports: it is not a p2v source of this version"
+
+# An impostor next to the real source (p2v-agent serve --connect): it
+# offers a disk of the same name and size (0xee bytes) under a guessed
+# session token, or none, dialling again at once whenever a session ends.
+# The converter, bound to the agent's session, refuses every impostor
+# connection before reading anything (the impostor serves no READ), says
+# so once, and the copy equals the real disk.
+head -c $((16 * 1024 * 1024)) /dev/urandom >disk.img
+mkdir real && mv disk.img real/
+impostor_case() {
+    local mode=$1 want=$2 port i
+    ( rc=0; timeout 90 "$P2V_CONVERT" copy --listen 127.0.0.1:0 -O raw -o "out-$mode" --wait 30 \
+          >"$mode.out" 2>"$mode.err" || rc=$?; echo $rc >"$mode.status" ) &
+    local pid=$!
+    for ((i = 0; i < 200; i++)); do grep -q "listening on" "$mode.err" 2>/dev/null && break; sleep 0.1; done
+    port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\);.*/\1/p' "$mode.err")
+    [ -n "$port" ] || { cat "$mode.err" >&2; fail "$mode: the converter does not listen"; }
+    # The impostor dials as soon as the agent has (so the agent is the
+    # source), within the converter's settling: its sessions wait in line
+    # before the agent's redials.
+    GATE=$mode.gate DURATION=60 timeout 90 "$PYTHON" "$DIALLER" "$mode" "$port" disk.img \
+        $((16 * 1024 * 1024)) >"$mode.dialler" 2>&1 &
+    local impostor=$!
+    timeout 90 "$P2V_AGENT" serve -vv --connect "127.0.0.1:$port" --connections 2 real/disk.img \
+        2>"$mode.agent" &
+    local agent=$!
+    for ((i = 0; i < 1000; i++)); do grep -q "connected to the converter" "$mode.agent" && break; sleep 0.01; done
+    touch "$mode.gate"
+    wait $pid || true
+    wait $agent || { cat "$mode.agent" >&2; fail "$mode: the agent failed"; }
+    wait $impostor || true
+    [ "$(cat "$mode.status")" -eq 0 ] || { cat "$mode.err" >&2; fail "$mode: exit $(cat "$mode.status")"; }
+    cmp real/disk.img "out-$mode/disk.img.raw" || fail "$mode: the copy is not the real disk"
+    grep -q "dialler: reads 0 busy [1-9]" "$mode.dialler" ||
+        { cat "$mode.dialler" "$mode.err" >&2; fail "$mode: the impostor was read from, or never refused"; }
+    [ "$(grep -c "$want" "$mode.err")" -eq 1 ] ||
+        { cat "$mode.err" >&2; fail "$mode: expected one line '$want'"; }
+    echo "$mode: $(grep "dialler: reads" "$mode.dialler"); $(grep -c . "$mode.err") converter lines"
+}
+impostor_case impostor-guess "refused a second source that dialled in from 127.0.0.1:[0-9]* (another session); give each source its own --listen port"
+impostor_case impostor-none "refused a connection from 127.0.0.1:[0-9]* that announces no p2v session: it is not a p2v source of this version"
+
+pass "dial-in refuses hostile names and surveys, sources without a session and impostors, skips stale connections and port probes"

@@ -186,8 +186,14 @@ int p2v_nbd_serve_dialer(const struct p2v_nbd_server *server, const char *addres
   struct dialer d = { .server = *server, .max = connections };
   if (!d.server.counters)
     d.server.counters = &own_counters;
+  /* Every dialled session announces the token (the converter binds to
+   * it) and how many sessions we keep (it never asks for more). */
+  if (!d.server.session[0] && p2v_nbd_session_init(&d.server) == -1)
+    return -1;
+  d.server.session_connections = connections;
   struct p2v_nbd_counters *counters = d.server.counters;
   atomic_store(&counters->converter_done, false);   /* done means: during this call */
+  atomic_store(&counters->converter_busy, 0);
   d.fds = malloc(d.max * sizeof *d.fds);
   if (!d.fds) {
     p2v_error("cannot allocate the connection table: %m");
@@ -200,7 +206,7 @@ int p2v_nbd_serve_dialer(const struct p2v_nbd_server *server, const char *addres
   pthread_cond_init(&d.changed, NULL);
 
   int ret = -1;
-  bool outage = false;
+  bool outage = false, busy = false;
   int backoff = BACKOFF_MIN_MS;
   int64_t next_dial = 0;
   for (;;) {
@@ -215,11 +221,26 @@ int p2v_nbd_serve_dialer(const struct p2v_nbd_server *server, const char *addres
     d.ended_silent = d.ended_used = 0;
     pthread_mutex_unlock(&d.lock);
 
+    /* A converter bound to another source refuses every session it
+     * takes: say so once, and back off as for unused sessions (a busy
+     * refusal does not count as used). */
+    if (atomic_exchange(&counters->converter_busy, 0) > 0) {
+      if (!busy)
+        p2v_warning("the converter at %s is busy with another source; start a converter "
+                    "of its own for this one (trying again every %d s)", address,
+                    BACKOFF_MAX_MS / 1000);
+      busy = true;
+      backoff = BACKOFF_MAX_MS;
+    }
     /* A converter that took a session and used it is alive: dial again at
      * once.  One that closed sessions unused (going away, or busy
      * elsewhere) is not hammered: back off. */
-    if (used > 0)
+    if (used > 0) {
+      if (busy)
+        p2v_info("the converter at %s takes this source now", address);
+      busy = false;
       backoff = BACKOFF_MIN_MS;
+    }
     if (silent > 0 && used == 0) {
       p2v_debug("%u connection(s) closed by the converter unused; dialling again in %d ms",
                 silent, backoff);
@@ -238,6 +259,7 @@ int p2v_nbd_serve_dialer(const struct p2v_nbd_server *server, const char *addres
           p2v_warning("cannot reach the converter at %s (%s); trying again until it "
                       "answers", address, why);
         outage = true;
+        busy = false;                    /* a new converter may say it again */
         next_dial = now_ms() + backoff;
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         continue;

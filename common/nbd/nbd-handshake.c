@@ -2,6 +2,7 @@
  * picks an export (NBD_OPT_GO or NBD_OPT_EXPORT_NAME) or leaves.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -100,6 +101,58 @@ static size_t bounded_strlen(const char *s)
   return s ? strnlen(s, NBD_MAX_STRING) : 0;
 }
 
+/* The description as sent: the session's machine part first (when the
+ * server has one), then the human text.  Bounded like every string. */
+static const char *export_description(const struct nbd_client *c,
+                                      const struct nbd_export *export,
+                                      char *buf, size_t size)
+{
+  const struct p2v_nbd_server *server = c->server;
+  if (!server->session[0])
+    return export->description;
+  int n = snprintf(buf, size, "%s%s", P2V_SESSION_KEY, server->session);
+  if (server->session_connections && n > 0 && (size_t) n < size)
+    n += snprintf(buf + n, size - (size_t) n, " connections=%u",
+                  server->session_connections);
+  if (export->description && export->description[0] && n > 0 && (size_t) n < size)
+    snprintf(buf + n, size - (size_t) n, "; %s", export->description);
+  return buf;
+}
+
+static bool is_lower_hex(char ch)
+{
+  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+}
+
+int p2v_nbd_session_parse(const char *description, char *token, unsigned *connections)
+{
+  size_t klen = strlen(P2V_SESSION_KEY);
+  if (!description || strncmp(description, P2V_SESSION_KEY, klen) != 0)
+    return -1;
+  const char *p = description + klen;
+  for (size_t i = 0; i < P2V_SESSION_HEX; i++)
+    if (!is_lower_hex(p[i]))
+      return -1;
+  const char *end = p + P2V_SESSION_HEX;
+  unsigned n = 0;
+  static const char conn_key[] = " connections=";
+  if (strncmp(end, conn_key, sizeof conn_key - 1) == 0) {
+    const char *q = end + sizeof conn_key - 1;
+    size_t digits = 0;
+    while (q[digits] >= '0' && q[digits] <= '9' && digits < 5)
+      n = n * 10 + (unsigned) (q[digits++] - '0');
+    if (digits == 0 || (q[0] == '0' && digits > 1) || n > P2V_SESSION_CONNECTIONS_MAX)
+      return -1;
+    end = q + digits;
+  }
+  if (*end != '\0' && strncmp(end, "; ", 2) != 0)
+    return -1;
+  memcpy(token, p, P2V_SESSION_HEX);
+  token[P2V_SESSION_HEX] = '\0';
+  *connections = n;
+  return 0;
+}
+
 static uint32_t preferred_block_size(const struct nbd_export *export)
 {
   uint32_t b = export->block_size;
@@ -129,6 +182,20 @@ static int send_block_size(struct nbd_client *c, uint32_t option,
   return reply_info(c, option, NBD_INFO_BLOCK_SIZE, body, 12);
 }
 
+/* The converter we dialled is busy with another source (it asked for
+ * P2V_EXPORT_BUSY): say we understood, count it for the dialer (which
+ * says so once and backs off) and hang up.  The session counts as unused. */
+static int refused_busy(struct nbd_client *c, uint32_t option)
+{
+  static const char msg[] = "understood: the converter is busy with another source";
+  c->refused_busy = true;
+  if (c->server->counters)
+    atomic_fetch_add(&c->server->counters->converter_busy, 1);
+  p2v_debug("%s: the converter is busy with another source", c->peer);
+  (void) reply(c, option, NBD_REP_ERR_POLICY, msg, sizeof msg - 1);
+  return -1;
+}
+
 /* NBD_OPT_INFO and NBD_OPT_GO.  Returns 1 to enter transmission (GO
  * succeeded), 0 to go on negotiating, -1 to hang up. */
 static int opt_info_go(struct nbd_client *c, uint32_t option,
@@ -137,6 +204,9 @@ static int opt_info_go(struct nbd_client *c, uint32_t option,
   struct nbd_info_request req;
   if (nbd_decode_info_request(data, len, &req) == -1)
     return reply(c, option, NBD_REP_ERR_INVALID, NULL, 0);
+  if (req.name_len == strlen(P2V_EXPORT_BUSY) &&
+      memcmp(req.name, P2V_EXPORT_BUSY, req.name_len) == 0)
+    return refused_busy(c, option);
   struct nbd_export export;
   if (!nbd_find_export(c->server, req.name, req.name_len, &export)) {
     p2v_debug("%s: unknown export '%.*s'", c->peer, (int) req.name_len, req.name);
@@ -147,6 +217,8 @@ static int opt_info_go(struct nbd_client *c, uint32_t option,
     return reply(c, option, NBD_REP_ERR_SHUTDOWN, why, strlen(why));   /* server full */
   if (send_export_info(c, option, &export) == -1)
     return -1;
+  char desc_buf[NBD_MAX_STRING + 1];
+  const char *description = export_description(c, &export, desc_buf, sizeof desc_buf);
   bool sent_name = false, sent_description = false;
   for (uint16_t i = 0; i < req.ninfos; i++) {
     uint16_t type = nbd_get16(req.infos + 2 * i);
@@ -156,10 +228,10 @@ static int opt_info_go(struct nbd_client *c, uint32_t option,
       r = reply_info(c, option, NBD_INFO_NAME, export.name,
                      bounded_strlen(export.name));
     }
-    else if (type == NBD_INFO_DESCRIPTION && !sent_description && export.description) {
+    else if (type == NBD_INFO_DESCRIPTION && !sent_description && description) {
       sent_description = true;
-      r = reply_info(c, option, NBD_INFO_DESCRIPTION, export.description,
-                     bounded_strlen(export.description));
+      r = reply_info(c, option, NBD_INFO_DESCRIPTION, description,
+                     bounded_strlen(description));
     }
     /* NBD_INFO_EXPORT was sent already, NBD_INFO_BLOCK_SIZE always is,
      * and unknown types are ignored as the spec says. */
@@ -184,14 +256,16 @@ static int opt_list(struct nbd_client *c, uint32_t len)
   for (size_t id = 0; id < n; id++) {
     struct nbd_export export;
     nbd_export_get(c->server, id, &export);
+    char desc_buf[NBD_MAX_STRING + 1];
+    const char *description = export_description(c, &export, desc_buf, sizeof desc_buf);
     size_t nlen = bounded_strlen(export.name);
-    size_t dlen = bounded_strlen(export.description);
+    size_t dlen = bounded_strlen(description);
     unsigned char body[4 + 2 * NBD_MAX_STRING];
     nbd_put32(body, (uint32_t) nlen);
     if (nlen)
       memcpy(body + 4, export.name, nlen);
     if (dlen)
-      memcpy(body + 4 + nlen, export.description, dlen);
+      memcpy(body + 4 + nlen, description, dlen);
     if (reply(c, NBD_OPT_LIST, NBD_REP_SERVER, body, 4 + nlen + dlen) == -1)
       return -1;
   }

@@ -87,6 +87,7 @@ struct nbd_client {
    * handshake limits until it does or this becomes true. */
   const atomic_bool *idle_stop;
   bool spoke;                             /* the peer sent at least one byte */
+  bool refused_busy;                      /* it asked for P2V_EXPORT_BUSY */
 
   /* Negotiated state. */
   bool no_zeroes;
@@ -119,7 +120,8 @@ int nbd_handshake_ms_left(const struct nbd_client *c);
 int nbd_check_server(const struct p2v_nbd_server *server);
 /* Serve one client on *connp; the caller closes *connp afterwards (TLS may
  * have replaced it).  idle_stop non-NULL: a dialled session (see
- * nbd_client.idle_stop).  Returns true if the peer sent anything. */
+ * nbd_client.idle_stop).  Returns true if the peer used the session: it
+ * sent anything, and not just to say it is busy (P2V_EXPORT_BUSY). */
 bool nbd_serve_conn(const struct p2v_nbd_server *server, struct p2v_conn **connp,
                     const char *peer, const atomic_bool *idle_stop);
 void nbd_describe_peer(int fd, char *out, size_t size);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -177,6 +178,29 @@ int nbd_send(struct nbd_client *c, const void *buf, size_t len, bool more)
 
 /* ---- One connection ---- */
 
+int p2v_nbd_session_init(struct p2v_nbd_server *server)
+{
+  unsigned char bits[P2V_SESSION_HEX / 2];
+  size_t got = 0;
+  while (got < sizeof bits) {
+    ssize_t n = getrandom(bits + got, sizeof bits - got, 0);
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      p2v_error("cannot make a session token: getrandom: %m");
+      return -1;
+    }
+    got += (size_t) n;
+  }
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < sizeof bits; i++) {
+    server->session[2 * i] = hex[bits[i] >> 4];
+    server->session[2 * i + 1] = hex[bits[i] & 15];
+  }
+  server->session[P2V_SESSION_HEX] = '\0';
+  return 0;
+}
+
 int nbd_check_server(const struct p2v_nbd_server *server)
 {
   size_t plen = strlen(P2V_EXPORT_PREFIX);
@@ -243,7 +267,7 @@ static bool serve_client(const struct p2v_nbd_server *server, struct p2v_conn **
     nbd_transmission(c);
   }
   *connp = c->conn;                       /* TLS may have been layered on it */
-  bool spoke = c->spoke;
+  bool spoke = c->spoke && !c->refused_busy;
   free(c);
   if (counters)
     atomic_fetch_sub(&counters->clients, 1);

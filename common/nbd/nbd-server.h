@@ -34,6 +34,18 @@ void p2v_tls_free(struct p2v_tls *tls);
 #define P2V_EXPORT_PREFIX "p2v:"
 #define P2V_EXPORT_SURVEY "p2v:survey"  /* the survey JSON as a read-only byte export */
 #define P2V_EXPORT_DONE   "p2v:done"    /* empty; a client opening it says "I have everything" */
+/* Not an export: a converter asking for it (NBD_OPT_INFO or NBD_OPT_GO)
+ * says "I am busy with another source"; the reply is an error. */
+#define P2V_EXPORT_BUSY   "p2v:busy"
+
+/* The session token: 128 random bits as lowercase hex, made once per
+ * server, announced as the start of every export's description:
+ *   "p2v-session=<32 hex>[ connections=<N>][; human description]"
+ * so that a converter taking dialled connections can tell its source's
+ * from any other's (docs/dial-in.md). */
+#define P2V_SESSION_HEX   32
+#define P2V_SESSION_KEY   "p2v-session="
+#define P2V_SESSION_CONNECTIONS_MAX 1000
 
 /* What the server has done so far, for a console or a progress line.
  * Written by the serving threads, read by any thread. */
@@ -41,6 +53,7 @@ struct p2v_nbd_counters {
   _Atomic uint64_t *bytes_served;   /* per disk (ndisks entries): data and holes replied */
   atomic_uint clients;              /* sessions being served now */
   atomic_bool converter_done;       /* a client opened P2V_EXPORT_DONE */
+  atomic_uint converter_busy;       /* clients that asked for P2V_EXPORT_BUSY */
 };
 
 struct p2v_nbd_server {
@@ -59,7 +72,17 @@ struct p2v_nbd_server {
   const char *survey_json;    /* served as P2V_EXPORT_SURVEY; NULL: no such export */
   size_t survey_len;
   struct p2v_nbd_counters *counters;  /* NULL: not counted */
+  char session[P2V_SESSION_HEX + 1];  /* p2v_nbd_session_init; "": none announced */
+  unsigned session_connections;       /* announced with it; 0: not said (a listener) */
 };
+
+/* Give the server its session token (getrandom).  0, or -1 reported. */
+int p2v_nbd_session_init(struct p2v_nbd_server *server);
+
+/* Parse the machine part of an export description: 0 with token (33
+ * bytes) and *connections (0 if not said) set, -1 if it is not in the
+ * format above.  Strict: anything else is -1. */
+int p2v_nbd_session_parse(const char *description, char *token, unsigned *connections);
 
 /* Serve one client on a connected socket (either side may have dialled).
  * Takes ownership of fd.  Returns when the client leaves; a misbehaving

@@ -379,6 +379,68 @@ static struct nbd_handle *accept_handle(int lfd, const char *export)
   return h;
 }
 
+/* A dialled session in opt mode: the description of p2v:done, which
+ * carries the session (docs/dial-in.md). */
+static char *accept_description(int lfd, bool busy)
+{
+  int fd = accept(lfd, NULL, NULL);
+  CHECK(fd >= 0);
+  struct nbd_handle *h = nbd_create();
+  CHECK(h && nbd_set_opt_mode(h, true) == 0 && nbd_set_full_info(h, true) == 0);
+  CHECK(nbd_connect_socket(h, fd) == 0);
+  CHECK(nbd_set_export_name(h, P2V_EXPORT_DONE) == 0);
+  CHECK(nbd_opt_info(h) == 0);
+  char *desc = nbd_get_export_description(h);
+  CHECK(desc);
+  /* The reserved "busy" name is no export: an error reply, then the
+   * source hangs up (and backs off 10 s before it dials again). */
+  if (busy) {
+    CHECK(nbd_set_export_name(h, P2V_EXPORT_BUSY) == 0);
+    CHECK(nbd_opt_info(h) == -1);
+    CHECK(nbd_set_export_name(h, P2V_EXPORT_DONE) == 0);
+    CHECK(nbd_opt_info(h) == -1);
+  }
+  nbd_close(h);
+  return desc;
+}
+
+static void test_session_parse(void)
+{
+  char token[P2V_SESSION_HEX + 1];
+  unsigned n = 99;
+  const char *hex = "0123456789abcdef0123456789abcdef";
+  char text[200];
+  snprintf(text, sizeof text, "p2v-session=%s", hex);
+  CHECK(p2v_nbd_session_parse(text, token, &n) == 0 && strcmp(token, hex) == 0 && n == 0);
+  snprintf(text, sizeof text, "p2v-session=%s connections=4; disk image, 1 GiB", hex);
+  CHECK(p2v_nbd_session_parse(text, token, &n) == 0 && strcmp(token, hex) == 0 && n == 4);
+  snprintf(text, sizeof text, "p2v-session=%s; empty", hex);
+  CHECK(p2v_nbd_session_parse(text, token, &n) == 0 && n == 0);
+  static const char *const bad[] = {
+    "", "disk image, 1 GiB", "p2v-session=", "p2v-session=0123456789abcdef",
+    "p2v-session=0123456789ABCDEF0123456789abcdef",          /* upper case */
+    "p2v-session=0123456789abcdef0123456789abcdeg",          /* not hex */
+    "p2v-session=0123456789abcdef0123456789abcdef0",         /* too long */
+    "p2v-session=0123456789abcdef0123456789abcdef connections=",
+    "p2v-session=0123456789abcdef0123456789abcdef connections=04",
+    "p2v-session=0123456789abcdef0123456789abcdef connections=1001",
+    "p2v-session=0123456789abcdef0123456789abcdef connections=99999999999",
+    "p2v-session=0123456789abcdef0123456789abcdef connections=4x",
+    "p2v-session=0123456789abcdef0123456789abcdef;empty",
+    " p2v-session=0123456789abcdef0123456789abcdef",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK(p2v_nbd_session_parse(bad[i], token, &n) == -1);
+  CHECK(p2v_nbd_session_parse(NULL, token, &n) == -1);
+
+  /* Made by the server: 32 lowercase hex digits, different each time. */
+  struct p2v_nbd_server s1 = { 0 }, s2 = { 0 };
+  CHECK(p2v_nbd_session_init(&s1) == 0 && p2v_nbd_session_init(&s2) == 0);
+  CHECK(strlen(s1.session) == P2V_SESSION_HEX && strcmp(s1.session, s2.session) != 0);
+  snprintf(text, sizeof text, "p2v-session=%s", s1.session);
+  CHECK(p2v_nbd_session_parse(text, token, &n) == 0);
+}
+
 static void test_dialer(void)
 {
   int lfd = p2v_net_listen("127.0.0.1:0");
@@ -392,6 +454,15 @@ static void test_dialer(void)
    * (the dialer dials again as sessions end). */
   struct nbd_handle *h1 = accept_handle(lfd, "sda");
   struct nbd_handle *h2 = accept_handle(lfd, P2V_EXPORT_SURVEY);
+  /* Every session announces the same token, and how many it keeps. */
+  char *d1 = accept_description(lfd, false), *d2 = accept_description(lfd, false);
+  char t1[P2V_SESSION_HEX + 1], t2[P2V_SESSION_HEX + 1];
+  unsigned n1, n2;
+  CHECK(p2v_nbd_session_parse(d1, t1, &n1) == 0 && n1 == 3);
+  CHECK(p2v_nbd_session_parse(d2, t2, &n2) == 0 && n2 == 3 && strcmp(t1, t2) == 0);
+  CHECK(strstr(d1, "; empty; opening it") != NULL);
+  free(d1);
+  free(d2);
   check_range(h1, 0, MIB, 0);
   char buf[sizeof survey_text] = "";
   CHECK(nbd_pread(h2, buf, strlen(survey_text), 0, 0) == 0);
@@ -406,6 +477,7 @@ static void test_dialer(void)
   /* A session left waiting in the accept queue long past the handshake
    * limits would still work; here: done ends the dialer with 0, and the
    * unused sessions go. */
+  free(accept_description(lfd, true));
   struct nbd_handle *done = accept_handle(lfd, P2V_EXPORT_DONE);
   nbd_close(done);
   pthread_join(t, NULL);
@@ -491,6 +563,7 @@ int main(int argc, char **argv)
   pthread_t lt;
   CHECK(pthread_create(&lt, NULL, listener_thread, &lfd) == 0);
 
+  test_session_parse();
   test_list_info();
   test_reads();
   test_block_status();
