@@ -3,11 +3,14 @@
  * all zero as zero ranges too.
  *
  * The disk is cut into chunks (256 KiB by default, a multiple of the sink's
- * alignment).  Chunks are handed out in increasing order, and never more
- * than `window` past the oldest chunk not yet written, so memory is
- * bounded (window x chunk size) and a sink that must lay data out in order
- * (VMDK streamOptimized) buffers at most a window.  Each chunk sits in
- * slot index % window, which the window rule keeps unique.
+ * alignment, ending on multiples of that size), except that a range the
+ * source already said is a hole becomes one chunk of up to 1 GiB: an empty
+ * 20 TiB disk is some 20000 chunks, not 80 million.  Chunks are numbered
+ * and handed out in increasing order, and never more than `window` past
+ * the oldest chunk not yet written, so memory is bounded (window x chunk
+ * size: hole chunks need no buffer) and a sink that must lay data out in
+ * order (VMDK streamOptimized) buffers at most a window.  Each chunk sits
+ * in slot index % window, which the window rule keeps unique.
  *
  *   connection threads (one per NBD connection)     writer threads
  *   claim chunk -> extents (cached ahead)           take the lowest ready
@@ -32,7 +35,9 @@
 
 #define READ_SIZE      (256 * 1024)        /* one NBD read: small enough to show progress on slow links */
 #define EXTENTS_AHEAD  (64 * 1024 * 1024)  /* one block-status query covers many chunks */
-#define MAX_ATTEMPTS   4                   /* reads: first try + 3 retries */
+#define MAX_EXTENTS_AHEAD (2048ULL * 1024 * 1024)  /* ... up to this over long holes */
+#define MAX_HOLE_CHUNK (1024U * 1024 * 1024)  /* one chunk for a long hole, at most */
+#define MAX_ATTEMPTS   4                   /* reads and block status: first try + 3 retries */
 #define MAX_WINDOW_BYTES (160 * 1024 * 1024)
 #define TICK_MS        200
 
@@ -57,7 +62,7 @@ struct run {
 
 struct chunk {
   uint64_t index, offset;
-  uint32_t length;
+  uint32_t length;               /* at most chunk_size; MAX_HOLE_CHUNK for a hole */
   enum chunk_state state;
   unsigned pending;              /* reads not finished, +1 while issuing */
   struct conn *conn;
@@ -81,6 +86,8 @@ struct conn {
   struct extent *ext;            /* cached extents covering [ext_start, ext_end) */
   size_t next, ext_cap;
   uint64_t ext_start, ext_end;
+  uint64_t ahead;                /* length of the next block-status query */
+  bool cache_failed;             /* cache_extent ran out of memory (reported) */
   /* A block-status query in progress, for the stall message (e->lock). */
   bool querying;
   uint64_t q_offset, q_length;
@@ -99,12 +106,13 @@ struct engine {
   pthread_cond_t window_cond;    /* a slot was freed, or stop */
   pthread_cond_t ready_cond;     /* a chunk is ready to write, or stop */
   struct p2v_image *sink;
-  uint64_t size, nchunks;
+  uint64_t size;
   uint32_t chunk_size, align, zero_block;
   unsigned requests, window;
   struct chunk *slots;
-  uint64_t next_chunk;           /* next to hand out */
-  uint64_t oldest;               /* lowest chunk not written */
+  uint64_t next_chunk;           /* index of the next chunk to hand out */
+  uint64_t next_offset;          /* where it starts: all handed out at size */
+  uint64_t oldest;               /* lowest chunk index not written */
   struct conn *conns;
   unsigned nconns;
   struct writer *writers;
@@ -125,14 +133,55 @@ static uint64_t now_ns(void)
 }
 static double now_s(void) { return (double) now_ns() / 1e9; }
 
+static bool stopping(struct engine *e)
+{
+  return __atomic_load_n(&e->stop, __ATOMIC_ACQUIRE);
+}
+
+/* Seconds from then to now, 0 when then is later: another thread may
+ * stamp a time after this one read the clock. */
+static double seconds_between(double then, double now)
+{
+  return now > then ? now - then : 0;
+}
+
 static void progressed(struct engine *e)
 {
   __atomic_store_n(&e->last_progress_ns, now_ns(), __ATOMIC_RELAXED);
 }
 
-static bool stopping(struct engine *e)
+/* Seconds since the last progress.  The stamp is read before the clock,
+ * and a stamp newer than the clock reading (a worker progressed in
+ * between) is no idle time: never a difference that wraps. */
+static double idle_seconds(struct engine *e)
 {
-  return __atomic_load_n(&e->stop, __ATOMIC_ACQUIRE);
+  uint64_t last = __atomic_load_n(&e->last_progress_ns, __ATOMIC_ACQUIRE);
+  uint64_t now = now_ns();
+  return now > last ? (double) (now - last) / 1e9 : 0;
+}
+
+/* All chunks handed out (e->lock). */
+static bool all_claimed(struct engine *e)
+{
+  return e->next_offset >= e->size;
+}
+
+/* All chunks written (e->lock). */
+static bool all_written(struct engine *e)
+{
+  return all_claimed(e) && e->oldest == e->next_chunk;
+}
+
+/* One retry policy for everything asked of the source (reads and block
+ * status): an error the server answers is tried again after 0.5, 1 and
+ * 2 s; a lost connection (ENOTCONN: the source has said so) is not, nor
+ * is anything once the copy stops.  True with *backoff set: try again. */
+static bool retry_after(struct engine *e, unsigned attempts, int err, double *backoff)
+{
+  if (err == ENOTCONN || attempts >= MAX_ATTEMPTS || stopping(e))
+    return false;
+  *backoff = 0.5 * (double) (1u << (attempts - 1));
+  return true;
 }
 
 /* Stop everything.  True for the first caller only: it alone reports, so
@@ -204,6 +253,7 @@ static int cache_extent(void *opaque, uint64_t offset, uint64_t length, bool hol
     struct extent *ext = realloc(c->ext, cap * sizeof *ext);
     if (!ext) {
       p2v_error("out of memory");
+      c->cache_failed = true;
       return -1;
     }
     c->ext = ext;
@@ -214,39 +264,130 @@ static int cache_extent(void *opaque, uint64_t offset, uint64_t length, bool hol
   return 0;
 }
 
-/* Make the cache cover [offset, end), asking the source ahead. */
-static int fill_extents(struct conn *c, uint64_t offset, uint64_t end)
+/* The cached extent holding offset, which the cache covers. */
+static size_t find_extent(struct conn *c, uint64_t offset)
+{
+  size_t lo = 0, hi = c->next;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->ext[mid].offset <= offset)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Forget the extents that end at or before offset, which the cache
+ * covers: chunks only move forward, and the cache stays short. */
+static void drop_extents_before(struct conn *c, uint64_t offset)
+{
+  size_t i = find_extent(c, offset);
+  if (i == 0)
+    return;
+  memmove(c->ext, c->ext + i, (c->next - i) * sizeof *c->ext);
+  c->next -= i;
+  c->ext_start = c->ext[0].offset;
+}
+
+/* Wait until the monotonic time `until` (or the copy stops), taking in
+ * the replies of reads in flight meanwhile.  0, or -1 when the
+ * connection is lost (reported). */
+static int wait_until(struct conn *c, double until)
+{
+  for (;;) {
+    double left = until - now_s();
+    if (left <= 0 || stopping(c->e))
+      return 0;
+    int ms = left * 1000 < TICK_MS ? (int) (left * 1000) + 1 : TICK_MS;
+    if (c->reads_in_flight > 0 && c->src->ops->poll) {
+      if (c->src->ops->poll(c->src, ms) == -1)
+        return -1;
+    } else
+      usleep((useconds_t) ms * 1000);
+  }
+}
+
+/* Ask the source for the extents of [start, start+length) into the
+ * cache, retried as reads are.  0, or -1 reported (or the copy stops). */
+static int query_extents(struct conn *c, uint64_t start, uint64_t length)
 {
   struct engine *e = c->e;
-  if (offset < c->ext_start || offset >= c->ext_end) {
-    c->next = 0;
-    c->ext_start = c->ext_end = offset;
-  }
-  while (c->ext_end < end) {
-    uint64_t start = c->ext_end;
-    uint64_t length = e->size - start < EXTENTS_AHEAD ? e->size - start : EXTENTS_AHEAD;
-    if (!c->src->ops->extents) {
-      if (cache_extent(c, start, length, false) == -1)
-        return -1;
-      continue;
-    }
+  for (unsigned attempts = 1;; attempts++) {
+    size_t cached = c->next;
+    uint64_t cached_end = c->ext_end;
     pthread_mutex_lock(&e->lock);
     c->querying = true;
     c->q_offset = start;
     c->q_length = length;
     c->q_started = now_s();
     pthread_mutex_unlock(&e->lock);
+    errno = 0;
     int r = c->src->ops->extents(c->src, start, length, cache_extent, c);
+    int err = errno ? errno : EIO;
     pthread_mutex_lock(&e->lock);
     c->querying = false;
     pthread_mutex_unlock(&e->lock);
-    if (r == -1)
+    if (r == 0)
+      return 0;
+    if (c->cache_failed)
       return -1;
-    if (c->ext_end <= start) {
-      p2v_error("the source answered no extents at offset %llu", (unsigned long long) start);
+    /* Forget a partial answer: the retry asks for all of it again. */
+    c->next = cached;
+    c->ext_end = cached_end;
+    if (cached > 0)
+      c->ext[cached - 1].length = cached_end - c->ext[cached - 1].offset;
+
+    double backoff;
+    if (!retry_after(e, attempts, err, &backoff)) {
+      if (err != ENOTCONN && !stopping(e) && fail(e, COPY_READ_ERROR))
+        p2v_error("source block status error at offset %llu length %llu (connection %u), "
+                  "%u attempts: %s", (unsigned long long) start, (unsigned long long) length,
+                  c->id, attempts, strerror(err));
       return -1;
     }
-    progressed(e);
+    p2v_info("block status at offset %llu length %llu on connection %u failed: %s; "
+             "retrying in %.1f s", (unsigned long long) start, (unsigned long long) length,
+             c->id, strerror(err), backoff);
+    progressed(e);               /* the source answered: not a stall */
+    if (wait_until(c, now_s() + backoff) == -1 || stopping(e))
+      return -1;
+  }
+}
+
+/* Make the cache cover [offset, end), asking the source ahead: further
+ * ahead while it answers nothing but hole, so a huge empty disk takes
+ * few queries. */
+static int fill_extents(struct conn *c, uint64_t offset, uint64_t end)
+{
+  struct engine *e = c->e;
+  if (offset < c->ext_start || offset >= c->ext_end) {
+    c->next = 0;
+    c->ext_start = c->ext_end = offset;
+  } else
+    drop_extents_before(c, offset);
+  while (c->ext_end < end) {
+    uint64_t start = c->ext_end;
+    uint64_t length = e->size - start < c->ahead ? e->size - start : c->ahead;
+    if (!c->src->ops->extents) {
+      if (cache_extent(c, start, length, false) == -1)
+        return -1;
+      continue;
+    }
+    if (query_extents(c, start, length) == -1)
+      return -1;
+    if (c->ext_end <= start) {
+      if (fail(e, COPY_READ_ERROR))
+        p2v_error("the source answered no extents at offset %llu", (unsigned long long) start);
+      return -1;
+    }
+    struct extent *last = &c->ext[c->next - 1];
+    bool all_hole = last->hole && last->offset <= start && c->ext_end >= start + length;
+    if (!all_hole)
+      c->ahead = EXTENTS_AHEAD;
+    else if (c->ahead < MAX_EXTENTS_AHEAD)
+      c->ahead *= 2;
+    progressed(e);               /* an answer, however large the hole */
   }
   return 0;
 }
@@ -278,7 +419,7 @@ static int plan_chunk(struct conn *c, struct chunk *k)
     }                                                                    \
   } while (0)
 
-  for (size_t i = 0; i < c->next; i++) {
+  for (size_t i = find_extent(c, k->offset); i < c->next && c->ext[i].offset < end; i++) {
     struct extent *x = &c->ext[i];
     uint64_t s = x->offset > k->offset ? x->offset : k->offset;
     uint64_t t = x->offset + x->length < end ? x->offset + x->length : end;
@@ -348,9 +489,9 @@ static void read_done(void *opaque, int err)
   struct engine *e = c->e;
 
   c->reads_in_flight--;
+  double backoff;
   if (err && !stopping(e)) {
-    if (r->attempts < MAX_ATTEMPTS) {
-      double backoff = 0.5 * (double) (1u << (r->attempts - 1));   /* 0.5, 1, 2 s */
+    if (retry_after(e, r->attempts, err, &backoff)) {
       p2v_info("read at offset %llu length %u on connection %u failed: %s; retrying in %.1f s",
                (unsigned long long) r->offset, r->length, c->id, strerror(err), backoff);
       pthread_mutex_lock(&e->lock);
@@ -359,9 +500,12 @@ static void read_done(void *opaque, int err)
       r->retry_at = now_s() + backoff;
       r->next_retry = c->retries;
       c->retries = r;
+      progressed(e);             /* the source answered: not a stall */
       return;
     }
-    if (fail(e, COPY_READ_ERROR))
+    if (err == ENOTCONN)
+      fail(e, COPY_READ_ERROR);  /* the source said it went away */
+    else if (fail(e, COPY_READ_ERROR))
       p2v_error("source read error at offset %llu length %u (connection %u), %u attempts: %s",
                 (unsigned long long) r->offset, r->length, c->id, r->attempts, strerror(err));
   }
@@ -397,18 +541,40 @@ static int start_chunk(struct conn *c, struct chunk *k)
   return 0;
 }
 
+/* Where the chunk starting at offset ends: at the next multiple of the
+ * chunk size, or, when c's cache shows a hole there, at the hole's end
+ * (aligned, at most MAX_HOLE_CHUNK on).  The cache is c's own; called by
+ * c with e->lock held. */
+static uint64_t chunk_end(struct engine *e, struct conn *c, uint64_t offset)
+{
+  uint64_t end = round_down(offset, e->chunk_size) + e->chunk_size;
+  if (end > e->size)
+    end = e->size;
+  if (offset < c->ext_start || offset >= c->ext_end)
+    return end;
+  struct extent *x = &c->ext[find_extent(c, offset)];
+  if (!x->hole)
+    return end;
+  uint64_t hole_end = x->offset + x->length;
+  if (hole_end - offset > MAX_HOLE_CHUNK)
+    hole_end = offset + MAX_HOLE_CHUNK;
+  if (hole_end != e->size)
+    hole_end = round_down(hole_end, e->align);
+  return hole_end > end ? hole_end : end;
+}
+
 /* The next chunk for connection c, or NULL when none may start now. */
 static struct chunk *claim(struct engine *e, struct conn *c)
 {
   struct chunk *k = NULL;
   pthread_mutex_lock(&e->lock);
-  if (!e->stop && e->next_chunk < e->nchunks && e->next_chunk < e->oldest + e->window) {
+  if (!e->stop && !all_claimed(e) && e->next_chunk < e->oldest + e->window) {
     uint64_t i = e->next_chunk++;
     k = slot(e, i);
     k->index = i;
-    k->offset = i * e->chunk_size;
-    k->length = (uint32_t) (e->size - k->offset < e->chunk_size ? e->size - k->offset
-                                                                 : e->chunk_size);
+    k->offset = e->next_offset;
+    e->next_offset = chunk_end(e, c, k->offset);
+    k->length = (uint32_t) (e->next_offset - k->offset);
     k->state = CHUNK_PLANNING;
     k->conn = c;
     k->started = now_s();
@@ -458,7 +624,7 @@ static void *conn_main(void *arg)
     }
     if (c->chunks_reading == 0) {
       pthread_mutex_lock(&e->lock);
-      bool finished = e->next_chunk >= e->nchunks;
+      bool finished = all_claimed(e);
       if (!finished && !e->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -591,7 +757,7 @@ static void *writer_main(void *arg)
   pthread_mutex_lock(&e->lock);
   for (;;) {
     struct chunk *k = NULL;
-    while (!e->stop && e->oldest < e->nchunks && !(k = lowest_ready(e)))
+    while (!e->stop && !all_written(e) && !(k = lowest_ready(e)))
       pthread_cond_wait(&e->ready_cond, &e->lock);
     if (!k)
       break;
@@ -618,7 +784,7 @@ static void *writer_main(void *arg)
       slot(e, e->oldest)->state = CHUNK_FREE;
       e->oldest++;
     }
-    if (e->oldest >= e->nchunks)
+    if (all_written(e))
       pthread_cond_broadcast(&e->ready_cond);   /* all written: wake the others to leave */
     pthread_cond_broadcast(&e->window_cond);
   }
@@ -666,7 +832,7 @@ static void report_stall(struct engine *e, double idle)
   }
   p2v_error("copy stalled: no progress for %.0f s; waiting %.0f s for %s "
             "(raise --stall-timeout for slow links)",
-            idle, oldest ? now - oldest : idle, what);
+            idle, oldest ? seconds_between(oldest, now) : idle, what);
 }
 
 static void cancel_sources(struct engine *e)
@@ -708,7 +874,7 @@ static void monitor(struct engine *e, const struct copy_options *o, int *signo)
     }
     if (o->progress)
       progress_update(o->progress, __atomic_load_n(&e->done_bytes, __ATOMIC_RELAXED), e->size);
-    double idle = (double) (now_ns() - __atomic_load_n(&e->last_progress_ns, __ATOMIC_RELAXED)) / 1e9;
+    double idle = idle_seconds(e);
     if (!stopping(e) && e->stall_timeout > 0 && idle > e->stall_timeout) {
       pthread_mutex_lock(&e->lock);
       if (fail_locked(e, COPY_STALLED))
@@ -748,12 +914,16 @@ static int open_connections(struct engine *e, struct p2v_image *source, unsigned
   for (unsigned i = 0; i < e->nconns; i++) {
     e->conns[i].e = e;
     e->conns[i].id = i + 1;
+    e->conns[i].ahead = EXTENTS_AHEAD;
+    e->conns[i].src->retried = true;   /* retry_after() decides, and reports */
   }
   return 0;
 }
 
-static void engine_release(struct engine *e)
+static void engine_release(struct engine *e, bool source_retried)
 {
+  if (e->nconns > 0)
+    e->conns[0].src->retried = source_retried;
   for (unsigned i = 1; i < e->nconns; i++)   /* conns[0] is the caller's */
     e->conns[i].src->ops->close(e->conns[i].src);
   for (unsigned i = 0; i < e->nconns; i++)
@@ -785,6 +955,7 @@ enum copy_result copy_image(struct p2v_image *source, struct p2v_image *sink,
     .result = COPY_OK,
   };
   double start = now_s();
+  bool source_retried = source->retried;   /* the caller's, given back at the end */
   *signo = 0;
 
   e.align = sink->alignment ? sink->alignment : 1;
@@ -792,7 +963,6 @@ enum copy_result copy_image(struct p2v_image *source, struct p2v_image *sink,
   e.zero_block = e.align > 4096 ? e.align : 4096;
   if (e.zero_block % e.align)
     e.zero_block = e.align;
-  e.nchunks = (e.size + e.chunk_size - 1) / e.chunk_size;
 
   enum copy_result result = COPY_FAILED;
   if (open_connections(&e, source, o->connections ? o->connections : 1) == -1)
@@ -855,9 +1025,9 @@ enum copy_result copy_image(struct p2v_image *source, struct p2v_image *sink,
     pthread_join(e.writers[i].thread, NULL);
 
   result = e.stop ? e.result : COPY_OK;
-  if (result == COPY_OK && e.oldest != e.nchunks) {
-    p2v_error("internal error: copy ended with %llu of %llu chunks written",
-              (unsigned long long) e.oldest, (unsigned long long) e.nchunks);
+  if (result == COPY_OK && !all_written(&e)) {
+    p2v_error("internal error: copy ended with %llu of %llu bytes written",
+              (unsigned long long) e.done_bytes, (unsigned long long) e.size);
     result = COPY_FAILED;
   }
 
@@ -868,10 +1038,10 @@ out:
     .bytes_written = e.bytes_written,
     .holes_skipped = e.holes_skipped,
     .zero_detected = e.zero_detected,
-    .seconds = now_s() - start,
+    .seconds = seconds_between(start, now_s()),
     .connections = e.nconns,
     .requests = e.requests,
   };
-  engine_release(&e);
+  engine_release(&e, source_retried);
   return result;
 }

@@ -50,6 +50,10 @@ struct p2v_image_ops {
   int (*aio_pread)(struct p2v_image *img, void *buf, size_t count, uint64_t offset,
                    p2v_done_fn done, void *opaque);
 
+  /* Every source op fails with errno ENOTCONN (also passed to done) when
+   * the connection to the source is lost; the source has then said so in
+   * one line, naming itself, and a retry is pointless. */
+
   /* Sources with aio_pread: wait up to timeout_ms for replies and run
    * their done callbacks.  1 something happened, 0 timed out, -1 the
    * connection is lost (reported). */
@@ -83,6 +87,10 @@ struct p2v_image {
   uint64_t size;           /* virtual size, bytes */
   uint32_t alignment;      /* writes are multiples of this (cluster/grain size); 1: any */
   bool can_multi_conn;     /* sources: the engine may open more connections */
+  bool retried;            /* sources: the caller retries failed reads and block
+                              status and reports the last failure, so a failure
+                              the server answers is not reported as an error
+                              (a lost connection always is) */
 };
 
 /* Options of the writers (p2v-convert copy -O FORMAT). */

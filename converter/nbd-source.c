@@ -22,9 +22,53 @@ struct nbd_source {
   void *opaque;
   int fd;                        /* the socket, for cancel */
   bool have_allocation;          /* server answers base:allocation */
+  bool cancelled;                /* cancel() cut the connection (atomic) */
+  bool lost_reported;            /* "went away" said once for this handle */
 };
 
 static const struct p2v_image_ops nbd_ops;
+
+/* An errno that means the connection is gone (or going: ESHUTDOWN is a
+ * server shutting down), not a request the server refused. */
+static bool connection_errno(int err)
+{
+  return err == ENOTCONN || err == ESHUTDOWN || err == ECONNRESET || err == EPIPE ||
+         err == ECONNABORTED || err == ETIMEDOUT;
+}
+
+/* The source went away: one line naming it and what to do, in place of
+ * libnbd's state-machine text ("invalid state: DEAD ...").  Nothing when
+ * our own cancel() cut it: whoever cancelled has said why.  Sets errno to
+ * ENOTCONN, which callers take as "lost, reported, do not retry". */
+static void report_lost(struct nbd_source *s)
+{
+  if (!__atomic_load_n(&s->cancelled, __ATOMIC_ACQUIRE) && !s->lost_reported) {
+    s->lost_reported = true;
+    p2v_error("the source %s went away (the connection closed); check that the source is "
+              "still running and the network to it is up, then run the command again",
+              s->name);
+  }
+  errno = ENOTCONN;
+}
+
+/* A libnbd call on s failed: report it (what, at offset) and set errno.
+ * A server's answer to a request the caller retries (img.retried) is only
+ * a debug message: the caller reports the last failure. */
+static void report_failure(struct nbd_source *s, const char *what, uint64_t offset)
+{
+  int err = nbd_get_errno();
+  if (connection_errno(err) || nbd_aio_is_dead(s->nbd) == 1 || nbd_aio_is_closed(s->nbd) == 1) {
+    report_lost(s);
+    return;
+  }
+  if (s->img.retried)
+    p2v_debug("%s at offset %llu from %s: %s", what, (unsigned long long) offset, s->name,
+              p2v_nbd_message());
+  else
+    p2v_error("%s at offset %llu from %s: %s", what, (unsigned long long) offset, s->name,
+              p2v_nbd_message());
+  errno = err ? err : EIO;
+}
 
 const char *p2v_nbd_message(void)
 {
@@ -175,15 +219,14 @@ static int nbd_source_pread(struct p2v_image *img, void *buf, size_t count, uint
 {
   struct nbd_source *s = (struct nbd_source *) img;
   if (nbd_pread(s->nbd, buf, count, offset, 0) == -1) {
-    errno = nbd_get_errno();
-    p2v_error("read at offset %llu from %s: %s", (unsigned long long) offset, s->name,
-              p2v_nbd_message());
+    report_failure(s, "read", offset);
     return -1;
   }
   return 0;
 }
 
 struct read_completion {
+  struct nbd_source *s;
   p2v_done_fn done;
   void *opaque;
 };
@@ -191,7 +234,14 @@ struct read_completion {
 static int read_done(void *user_data, int *error)
 {
   struct read_completion *c = user_data;
-  c->done(c->opaque, *error);
+  int err = *error;
+  /* libnbd fails the commands in flight with ENOTCONN when the
+   * connection dies (this runs inside its poll: no libnbd calls here). */
+  if (connection_errno(err)) {
+    report_lost(c->s);
+    err = ENOTCONN;
+  }
+  c->done(c->opaque, err);
   return 1;                      /* retire the command: nobody waits on its cookie */
 }
 
@@ -204,13 +254,11 @@ static int nbd_source_aio_pread(struct p2v_image *img, void *buf, size_t count,
     p2v_error("out of memory");
     return -1;
   }
-  *c = (struct read_completion) { done, opaque };
+  *c = (struct read_completion) { s, done, opaque };
   nbd_completion_callback cb = { .callback = read_done, .user_data = c, .free = free };
   /* On failure libnbd still calls .free, never .callback. */
   if (nbd_aio_pread(s->nbd, buf, count, offset, cb, 0) == -1) {
-    errno = nbd_get_errno();
-    p2v_error("read at offset %llu from %s: %s", (unsigned long long) offset, s->name,
-              p2v_nbd_message());
+    report_failure(s, "read", offset);
     return -1;
   }
   return 0;
@@ -220,10 +268,8 @@ static int nbd_source_poll(struct p2v_image *img, int timeout_ms)
 {
   struct nbd_source *s = (struct nbd_source *) img;
   int r = nbd_poll(s->nbd, timeout_ms);
-  if (r == -1) {
-    errno = nbd_get_errno();
-    p2v_error("lost the connection to %s: %s", s->name, p2v_nbd_message());
-  }
+  if (r == -1)
+    report_lost(s);              /* poll fails only when the connection does */
   return r;
 }
 
@@ -272,9 +318,7 @@ static int nbd_source_extents(struct p2v_image *img, uint64_t offset, uint64_t c
   if (nbd_block_status(s->nbd, count, offset, cb, 0) == -1) {
     if (st.stopped)
       return -1;                 /* fn reported it */
-    errno = nbd_get_errno();
-    p2v_error("block status at offset %llu from %s: %s", (unsigned long long) offset,
-              s->name, p2v_nbd_message());
+    report_failure(s, "block status", offset);
     return -1;
   }
   return 0;
@@ -285,6 +329,7 @@ static void nbd_source_cancel(struct p2v_image *img)
   struct nbd_source *s = (struct nbd_source *) img;
   /* shutdown(2) wakes a poll blocked inside libnbd without taking the
    * handle's lock, which that call holds. */
+  __atomic_store_n(&s->cancelled, true, __ATOMIC_RELEASE);
   if (s->fd >= 0)
     shutdown(s->fd, SHUT_RDWR);
 }

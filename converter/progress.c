@@ -42,12 +42,19 @@ struct progress *progress_new(enum progress_mode mode, int fd)
   return p;
 }
 
+/* a - b, or 0 when b is larger: counts are unsigned, and a difference
+ * that wraps would show an absurd rate or ETA. */
+static uint64_t minus(uint64_t a, uint64_t b)
+{
+  return a > b ? a - b : 0;
+}
+
 static void update_rate(struct progress *p, uint64_t done, double t)
 {
   double dt = t - p->rate_time;
   if (dt < 0.5)
     return;
-  double instant = (double) (done - p->rate_done) / dt;
+  double instant = (double) minus(done, p->rate_done) / dt;
   /* Smooth over a few seconds so the ETA does not jump at each hole. */
   p->rate = p->rate == 0 ? instant : 0.7 * p->rate + 0.3 * instant;
   p->rate_time = t;
@@ -69,7 +76,7 @@ static void print_bar(struct progress *p, uint64_t done, uint64_t total, bool fi
   if (final)
     snprintf(eta, sizeof eta, "in %d:%02d", (int) elapsed / 60, (int) elapsed % 60);
   else if (rate > 0) {
-    int s = (int) ((double) (total - done) / rate);
+    int s = (int) ((double) minus(total, done) / rate);
     snprintf(eta, sizeof eta, "ETA %d:%02d", s / 60, s % 60);
   }
   dprintf(p->fd, "\r%5.1f%% [%s] %8.1f MB/s %s\033[K%s", fraction * 100, bar, rate / 1e6,
@@ -80,7 +87,7 @@ static void print_bar(struct progress *p, uint64_t done, uint64_t total, bool fi
 static void print_json(struct progress *p, uint64_t done, uint64_t total)
 {
   double rate = p->rate;
-  double eta = rate > 0 ? (double) (total - done) / rate : -1;
+  double eta = rate > 0 ? (double) minus(total, done) / rate : -1;
   if (done == total)
     eta = 0;
   dprintf(p->fd,

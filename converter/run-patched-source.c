@@ -92,7 +92,10 @@ static int read_pieces(struct patched *p, unsigned char *buf, size_t count, uint
     bool changed = p2v_extent_list_lookup(&p->disk->changed, offset, &run);
     size_t n = run < count ? (size_t) run : count;
     struct p2v_image *from = changed ? overlay(p) : p->src;
-    if (!from || from->ops->pread(from, buf, n, offset) == -1)
+    if (!from)
+      return -1;
+    from->retried = p->img.retried;      /* whoever retries us, retries this */
+    if (from->ops->pread(from, buf, n, offset) == -1)
       return -1;
     buf += n;
     offset += n;
@@ -192,6 +195,7 @@ static int patched_extents(struct p2v_image *img, uint64_t offset, uint64_t coun
   if (!p->src->ops->extents)
     return fn(opaque, offset, count, false);
   struct extents_state st = { p, fn, opaque };
+  p->src->retried = img->retried;
   return p->src->ops->extents(p->src, offset, count, split_extent, &st);
 }
 
