@@ -22,8 +22,9 @@ enum {
   EXIT_DISK_FULL = 7,            /* ENOSPC or EDQUOT writing the output */
   EXIT_READ_ERROR = 8,           /* the source failed a read after retries */
   EXIT_STALLED = 9,              /* no progress for --stall-timeout seconds */
-  /* run only */
+  /* run (and copy's free-space check, 10) */
   EXIT_PREFLIGHT = 10,           /* preflight failed: space, format limits, survey, an unreadable export */
+  EXIT_NO_SPACE = EXIT_PREFLIGHT, /* copy: too little free space for the output, found before writing */
   EXIT_NO_OS = 11,               /* no operating system found, or one that cannot be converted */
   EXIT_CONVERT = 12,             /* inspection or conversion of the guest failed */
   EXIT_VERIFY = 13,              /* an output differs from its converted overlay */
@@ -41,6 +42,9 @@ int convert_check_listen_tls(const char *address, bool tls, bool insecure,
 /* An option's number from min to max into *out; -1 with one error line. */
 int convert_parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
                            unsigned *out);
+/* --cluster-size: "65536", "64K", "2M"; a power of two from 512 to 2M.
+ * 0, or -1 with one error. */
+int convert_parse_cluster_size(const char *arg, uint32_t *out);
 
 /* nbd-source.c: one source image over a libnbd handle, whatever made it. */
 struct nbd_handle;
@@ -55,6 +59,21 @@ struct p2v_image *nbd_source_new(struct nbd_handle *nbd, const char *name,
                                  nbd_reconnect_fn reconnect, void *opaque);
 /* libnbd's last error without its "nbd_connect_uri: " style prefix. */
 const char *p2v_nbd_message(void);
+/* The deadline of every connect and handshake (--connect-timeout), set
+ * once before the first: 0 waits for ever (the default). */
+void p2v_nbd_set_connect_timeout(unsigned seconds);
+/* The monotonic time a handshake starting now must end by; 0: none. */
+double p2v_nbd_handshake_deadline(void);
+/* Connect h (set up by the caller; in opt mode it stops at the option
+ * phase) to uri, asynchronously, by deadline (0: none).  0, or -1 with
+ * one error reported (naming the stalled step on timeout: the greeting,
+ * the handshake, the export's opening) and *why set. */
+int p2v_nbd_connect(struct nbd_handle *h, const char *uri, double deadline,
+                    enum p2v_open_failure *why);
+/* Run h's handshake (a connect, or an option started with nbd_aio_opt_*)
+ * until it is done or deadline passes.  0, or -1 reported, *why set. */
+int p2v_nbd_handshake_wait(struct nbd_handle *h, const char *uri, double deadline,
+                           enum p2v_open_failure *why);
 
 /* run-command.c (the rest of run is in run.h) */
 int convert_run(int argc, char **argv);
@@ -117,6 +136,30 @@ int copy_exit_code(enum copy_result r, int signo);
 int copy_open_exit_code(enum p2v_open_failure why);
 struct p2v_image *copy_sink_create(const char *format, const char *path,
                                    const struct p2v_sink_options *o);
+
+/* watchdog.c: a deadline on the requests made before the copy (which
+ * the engine's stall timeout does not cover).  If a step gets no reply
+ * within seconds, one line names it ("the source at SOURCE stopped
+ * answering: no reply to STEP within N s") and img is cancelled, so the
+ * blocked call fails.  NULL (no deadline) when seconds is 0 or img cannot
+ * be cancelled; every call takes NULL. */
+struct watchdog;
+struct watchdog *watchdog_start(struct p2v_image *img, unsigned seconds, const char *source);
+/* The next step ("the first-sector read of export sda"): the time starts again. */
+void watchdog_step(struct watchdog *w, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+/* Stop and free; true if it fired (the stall is reported). */
+bool watchdog_stop(struct watchdog *w);
+
+/* space.c, shared by copy and run's preflight */
+/* The bytes of img not reported as reading zero (block status), counted
+ * in whole units of granularity (the output's cluster; 1: exact); each
+ * request is a step of w.  0, or -1 reported. */
+int p2v_image_used_bytes(struct p2v_image *img, const char *label, uint64_t granularity,
+                         struct watchdog *w, uint64_t *used);
+/* Bytes an unprivileged writer may still use in dir's filesystem
+ * (statvfs).  0, or -1 reported. */
+int p2v_free_space(const char *dir, uint64_t *avail);
 
 /* summary.c */
 struct summary {

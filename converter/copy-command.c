@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,10 @@
 
 #include "cleanup.h"
 #include "convert.h"
+#include "human-size.h"
 #include "log.h"
 #include "nbd-server.h"
+#include "qcow2-format.h"
 
 struct format {
   const char *name;
@@ -63,6 +66,7 @@ static void print_usage(FILE *out)
         "  -O, --format FORMAT      qcow2, vmdk, vmdk-stream or raw (default: from\n"
         "                           FILE's extension: .qcow2, .vmdk, .raw, .img)\n"
         "      --compress           qcow2: compressed clusters\n"
+        "      --cluster-size SIZE  qcow2: cluster size, a power of two from 512 to 2M (64K)\n"
         "      --connections N      NBD connections if the source allows multi-conn (4)\n"
         "      --requests N         chunks (256 KiB) being read per connection (16)\n"
         "      --threads N          threads writing (and compressing) (online CPUs)\n"
@@ -71,6 +75,9 @@ static void print_usage(FILE *out)
         "      --progress-fd FD     write progress to FD instead of stderr\n"
         "      --json               print the summary as JSON on stdout\n"
         "      --stall-timeout SEC  give up after SEC seconds without progress (60; 0: never)\n"
+        "      --connect-timeout SEC  give up if connecting, the NBD handshake or a request\n"
+        "                           before the copy takes SEC seconds (default: the stall\n"
+        "                           timeout; 0: never)\n"
         "      --listen ADDR:PORT   listen there for a source that dials in (:0: any port)\n"
         "      --wait SEC           with --listen: give up if nobody dials in (0: never, default)\n"
         "      --tls-psk FILE       with --listen: TLS with a pre-shared key (psktool format)\n"
@@ -79,10 +86,11 @@ static void print_usage(FILE *out)
         "                           text (a trusted network); else --tls-psk is needed\n"
         "  -v, --verbose            more messages (twice: debug)\n"
         "\n"
-        "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable, 4 no such\n"
-        "export, 5 TLS failure, 6 output exists, 7 disk full, 8 source read error,\n"
-        "9 stalled, 130/143 interrupted (SIGINT/SIGTERM); with --listen, 3 means\n"
-        "nobody dialled in.  See docs/p2v-convert.md and docs/dial-in.md.\n", out);
+        "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable or silent\n"
+        "(--connect-timeout), 4 no such export, 5 TLS failure, 6 output exists, 7 disk\n"
+        "full, 8 source read error, 9 stalled, 10 not enough space for the output,\n"
+        "130/143 interrupted (SIGINT/SIGTERM); with --listen, 3 means nobody dialled\n"
+        "in.  See docs/p2v-convert.md and docs/dial-in.md.\n", out);
 }
 
 /* ---- one error line per failure ---- */
@@ -91,6 +99,12 @@ static struct progress *log_progress;   /* the bar to clear before a message */
 static bool in_copy;                    /* a copy_image() is running */
 static bool copy_error_printed;         /* during this copy */
 static bool any_error_printed;          /* during this command */
+/* During the space estimate the first error is held, not printed: a
+ * stall is then shown, any other failure becomes a warning (the copy
+ * goes on without the check; its engine retries what failed). */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool holding;
+static char held_error[512];
 
 /* During one copy, errors after the first are consequences of it (other
  * threads failing as the copy stops), so only the first is shown unless
@@ -99,6 +113,13 @@ static bool any_error_printed;          /* during this command */
 static void log_sink(enum p2v_log_level level, const char *message)
 {
   static const char *const prefix[] = { "", "warning: ", "", "debug: " };
+  if (level == P2V_LOG_ERROR && holding) {
+    pthread_mutex_lock(&held_lock);
+    if (!held_error[0])
+      snprintf(held_error, sizeof held_error, "%s", message);
+    pthread_mutex_unlock(&held_lock);
+    return;
+  }
   if (level == P2V_LOG_ERROR) {
     if (in_copy && copy_error_printed && p2v_log_verbosity() < 1)
       return;
@@ -119,7 +140,8 @@ struct copy_args {
   bool compress, force, json;
   bool insecure;                     /* --listen off loopback without TLS */
   unsigned connections, requests, threads;
-  uint32_t chunk_size;
+  unsigned connect_timeout;      /* UINT_MAX: the stall timeout */
+  uint32_t chunk_size, cluster_size;
   enum progress_mode progress;
   int progress_fd;
   double stall_timeout;
@@ -148,10 +170,38 @@ int convert_parse_unsigned(const char *option, const char *arg, unsigned min, un
   return 0;
 }
 
+int convert_parse_cluster_size(const char *arg, uint32_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  unsigned shift = 0;
+  if (!errno && end != arg && arg[0] != '-') {
+    if (*end == 'k' || *end == 'K')
+      shift = 10;
+    else if (*end == 'm' || *end == 'M')
+      shift = 20;
+    end += shift != 0;
+    if (shift && (!strcasecmp(end, "iB") || !strcasecmp(end, "B")))
+      end += strlen(end);
+    uint64_t max = UINT64_C(1) << QCOW2_MAX_CLUSTER_BITS;
+    if (!*end && v && v <= max >> shift) {
+      uint64_t size = (uint64_t) v << shift;
+      if (size >= (UINT64_C(1) << QCOW2_MIN_CLUSTER_BITS) && !(size & (size - 1))) {
+        *out = (uint32_t) size;
+        return 0;
+      }
+    }
+  }
+  p2v_error("--cluster-size takes a power of two from 512 to 2M (512, 1K, ..., 64K, ..., 2M), "
+            "not '%s'", arg);
+  return -1;
+}
+
 enum {
   OPT_COMPRESS = 256, OPT_CONNECTIONS, OPT_REQUESTS, OPT_THREADS, OPT_FORCE, OPT_PROGRESS,
   OPT_PROGRESS_FD, OPT_JSON, OPT_STALL, OPT_CHUNK, OPT_LISTEN, OPT_WAIT, OPT_TLS_PSK,
-  OPT_TLS_CERTIFICATES, OPT_INSECURE,
+  OPT_TLS_CERTIFICATES, OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_CLUSTER_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -166,6 +216,8 @@ static const struct option long_options[] = {
   { "progress-fd",   required_argument, NULL, OPT_PROGRESS_FD },
   { "json",          no_argument,       NULL, OPT_JSON },
   { "stall-timeout", required_argument, NULL, OPT_STALL },
+  { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+  { "cluster-size",  required_argument, NULL, OPT_CLUSTER_SIZE },
   { "chunk-size",    required_argument, NULL, OPT_CHUNK },   /* for bench/ */
   { "listen",        required_argument, NULL, OPT_LISTEN },
   { "wait",          required_argument, NULL, OPT_WAIT },
@@ -210,6 +262,7 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
   *a = (struct copy_args) {
     .connections = 4, .requests = 16, .threads = cpus > 0 ? (unsigned) cpus : 1,
     .progress = PROGRESS_AUTO, .progress_fd = STDERR_FILENO, .stall_timeout = 60,
+    .connect_timeout = UINT_MAX,
   };
   if (a->threads > 16)
     a->threads = 16;
@@ -257,6 +310,13 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
       if (convert_parse_unsigned("--stall-timeout", optarg, 0, 7 * 24 * 3600, &n) == -1) return -1;
       a->stall_timeout = n;
       break;
+    case OPT_CONNECT_TIMEOUT:
+      if (convert_parse_unsigned("--connect-timeout", optarg, 0, 7 * 24 * 3600,
+                                 &a->connect_timeout) == -1) return -1;
+      break;
+    case OPT_CLUSTER_SIZE:
+      if (convert_parse_cluster_size(optarg, &a->cluster_size) == -1) return -1;
+      break;
     case OPT_PROGRESS:
       if (!strcmp(optarg, "bar")) a->progress = PROGRESS_BAR;
       else if (!strcmp(optarg, "json")) a->progress = PROGRESS_JSON;
@@ -274,6 +334,8 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
       return -1;
     }
   }
+  if (a->connect_timeout == UINT_MAX)
+    a->connect_timeout = (unsigned) a->stall_timeout;
   if (a->listen)
     return check_listen_args(argc, argv, a);
   if (a->wait || a->tls_psk || a->tls_certificates) {
@@ -421,6 +483,7 @@ static int copy_one(const struct copy_args *a, const struct format *format,
   pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
 
   struct p2v_sink_options sink_options = { .size = source->size, .compress = a->compress,
+                                           .cluster_size = a->cluster_size,
                                            .final_path = output };
   struct p2v_image *sink = format->create(part, &sink_options);
   if (!sink) {
@@ -474,6 +537,82 @@ static int copy_one(const struct copy_args *a, const struct format *format,
   return status;
 }
 
+/* The unit the output allocates in: a data extent takes whole units. */
+static uint64_t allocation_unit(const struct copy_args *a, const struct format *format)
+{
+  if (!strcmp(format->name, "qcow2"))
+    return a->cluster_size ? a->cluster_size : QCOW2_DEFAULT_CLUSTER_SIZE;
+  if (!strcmp(format->name, "raw"))
+    return 4096;
+  return 64 * 1024;              /* a VMDK grain */
+}
+
+/* Before the first byte is written: the format can hold the disk (qcow2
+ * with its cluster size), and there is room for the source's used bytes
+ * (block status, in the output's allocation units) plus its metadata,
+ * where output goes.  0 go on; else the exit code, reported.  Compressed
+ * outputs may need much less: for them a shortfall is a warning. */
+static int check_space(const struct copy_args *a, const struct format *format,
+                       struct p2v_image *source, const char *source_name, const char *label,
+                       const char *output)
+{
+  /* A format limit first: it needs no counting. */
+  if (!strcmp(format->name, "qcow2") &&
+      p2v_qcow2_check_size(output, source->size, a->cluster_size) == -1)
+    return EXIT_FAILURE_OTHER;
+
+  pthread_mutex_lock(&held_lock);
+  held_error[0] = '\0';
+  holding = true;
+  pthread_mutex_unlock(&held_lock);
+  struct watchdog *w = watchdog_start(source, a->connect_timeout, source_name);
+  uint64_t used = 0;
+  int r = p2v_image_used_bytes(source, label, allocation_unit(a, format), w, &used);
+  bool stalled = watchdog_stop(w);
+  pthread_mutex_lock(&held_lock);
+  holding = false;
+  pthread_mutex_unlock(&held_lock);
+  if (stalled) {
+    p2v_error("%s", held_error);
+    return EXIT_UNREACHABLE;
+  }
+  if (r == -1) {
+    p2v_warning("cannot tell how much of %s is used (%s); copying without checking the free "
+                "space first", label, held_error[0] ? held_error : "block status failed");
+    return 0;
+  }
+
+  CLEANUP_FREE char *copy = strdup(output);
+  if (!copy) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  const char *dir = dirname(copy);
+  uint64_t avail;
+  if (p2v_free_space(dir, &avail) == -1)
+    return EXIT_FAILURE_OTHER;
+  /* Tables, headers and grain directories: a little over 1 % at worst
+   * for clustered data, plus a few clusters. */
+  uint64_t need = used + used / 64 + (UINT64_C(1) << 20);
+  char hn[P2V_HUMAN_SIZE_MAX], hu[P2V_HUMAN_SIZE_MAX], ha[P2V_HUMAN_SIZE_MAX];
+  p2v_human_size(hn, sizeof hn, need);
+  p2v_human_size(hu, sizeof hu, used);
+  p2v_human_size(ha, sizeof ha, avail);
+  if (avail >= need) {
+    p2v_info("space in %s: need %s, %s free", dir, hn, ha);
+    return 0;
+  }
+  if (a->compress || !strcmp(format->name, "vmdk-stream")) {
+    p2v_warning("%s may not fit in %s: %s of used data uncompressed, %s free; copying "
+                "since compression may make it fit", output, dir, hu, ha);
+    return 0;
+  }
+  p2v_error("not enough space in %s for %s: need %s (%s of used data in the source, plus "
+            "metadata), %s free; free space or write the output elsewhere",
+            dir, output, hn, hu, ha);
+  return EXIT_NO_SPACE;
+}
+
 /* copy SOURCE -o OUTPUT */
 static int copy_uri(const struct copy_args *a, const struct format *format)
 {
@@ -491,6 +630,10 @@ static int copy_uri(const struct copy_args *a, const struct format *format)
   struct p2v_image *source = p2v_nbd_open(a->source, &why);
   if (!source)
     return copy_open_exit_code(why);
+  if ((r = check_space(a, format, source, a->source, "the export", a->output)) != 0) {
+    source->ops->close(source);
+    return r;
+  }
   return copy_one(a, format, source, a->source, a->output, part, a->connections, start);
 }
 
@@ -619,6 +762,18 @@ static int copy_dialin(const struct copy_args *a, const struct format *format)
       status = copy_open_exit_code(why);
       goto done;
     }
+    CLEANUP_FREE char *label = NULL;
+    if (asprintf(&label, "export %s", names[i]) == -1) {
+      p2v_error("out of memory");
+      source->ops->close(source);
+      status = EXIT_FAILURE_OTHER;
+      goto done;
+    }
+    if ((status = check_space(a, format, source, p2v_dialin_address(d), label,
+                              out[i].path)) != 0) {
+      source->ops->close(source);
+      goto done;
+    }
     if ((status = copy_one(a, format, source, names[i], out[i].path, out[i].part,
                            connections, start)) != EXIT_OK)
       goto done;
@@ -644,6 +799,11 @@ int convert_copy(int argc, char **argv)
     p2v_error("--compress is for qcow2 (vmdk-stream always compresses)");
     return EXIT_USAGE;
   }
+  if (a.cluster_size && strcmp(format->name, "qcow2") != 0) {
+    p2v_error("--cluster-size is for qcow2 (VMDK grains are 64 KiB)");
+    return EXIT_USAGE;
+  }
+  p2v_nbd_set_connect_timeout(a.connect_timeout);
 
   signal(SIGPIPE, SIG_IGN);
   p2v_log_set_sink(log_sink);

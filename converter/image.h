@@ -157,6 +157,10 @@ void p2v_dialin_close(struct p2v_dialin *d);
  * --force and partial names).  NULL with an error reported. */
 struct p2v_image *p2v_raw_create(const char *path, const struct p2v_sink_options *o);
 struct p2v_image *p2v_qcow2_create(const char *path, const struct p2v_sink_options *o);
+/* 0 if a qcow2 image of this virtual size opens in qemu with this
+ * cluster size (0: the default, 64 KiB); else -1 with one error line on
+ * what, naming the --cluster-size that would do. */
+int p2v_qcow2_check_size(const char *what, uint64_t size, uint32_t cluster_size);
 struct p2v_image *p2v_vmdk_create(const char *path, const struct p2v_sink_options *o);
 struct p2v_image *p2v_vmdk_stream_create(const char *path, const struct p2v_sink_options *o);
 

@@ -5,12 +5,15 @@
  * (dialin.c); reopen asks the same origin for another one.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <libnbd.h>
 
+#include "cleanup.h"
 #include "convert.h"
 #include "log.h"
 
@@ -122,6 +125,100 @@ static enum p2v_open_failure report_open_failure(const char *uri)
   return P2V_OPEN_FAILED;
 }
 
+/* ---- connect and handshake, within the connect timeout ---- */
+
+static unsigned connect_timeout;  /* seconds; 0: wait for ever */
+
+void p2v_nbd_set_connect_timeout(unsigned seconds)
+{
+  connect_timeout = seconds;
+}
+
+static double monotonic_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+double p2v_nbd_handshake_deadline(void)
+{
+  return connect_timeout ? monotonic_now() + connect_timeout : 0;
+}
+
+/* One line naming the step the handshake stalled in.  libnbd's state
+ * name is informative only (its docs say so), so an unknown one gets the
+ * general message. */
+static void report_handshake_timeout(struct nbd_handle *h, const char *uri)
+{
+  const char *state = nbd_connection_state(h);
+  if (!state)
+    state = "";
+  unsigned s = connect_timeout;
+  if (!strncmp(state, "CONNECT", 7)) {
+    p2v_error("cannot reach source %s: the connection was not answered within %u s; "
+              "is the source serving, and is the port open?", uri, s);
+  } else if (!strncmp(state, "MAGIC.", 6)) {
+    p2v_error("the source at %s accepted the connection but sent no NBD greeting within "
+              "%u s; is it an NBD server?", uri, s);
+  } else if (strstr(state, "OPT_GO.") || strstr(state, "OPT_EXPORT_NAME.") ||
+             strstr(state, "OPT_META_CONTEXT.")) {
+    CLEANUP_FREE char *name = nbd_get_export_name(h);
+    CLEANUP_FREE char *export = NULL;
+    if (name && *name && asprintf(&export, "export '%s'", name) == -1)
+      export = NULL;
+    p2v_error("the source at %s did not open %s within %u s; check the disk behind it, "
+              "or raise --connect-timeout", uri, export ? export : "its default export", s);
+  } else if (strstr(state, "OPT_LIST.")) {
+    p2v_error("the source at %s did not list its exports within %u s; check the server, "
+              "or raise --connect-timeout", uri, s);
+  } else if (strstr(state, "STARTTLS")) {
+    p2v_error("the source at %s stopped answering during the TLS handshake (after the NBD "
+              "greeting) and did not finish it within %u s; check the server, or raise "
+              "--connect-timeout", uri, s);
+  } else {
+    p2v_error("the source at %s stopped answering during the NBD handshake (after the "
+              "greeting) and did not finish it within %u s; check the server, or raise "
+              "--connect-timeout", uri, s);
+  }
+}
+
+int p2v_nbd_handshake_wait(struct nbd_handle *h, const char *uri, double deadline,
+                           enum p2v_open_failure *why)
+{
+  while (nbd_aio_is_connecting(h) == 1) {
+    int timeout_ms = -1;
+    if (deadline > 0) {
+      double left = deadline - monotonic_now();
+      if (left <= 0) {
+        report_handshake_timeout(h, uri);
+        *why = P2V_OPEN_UNREACHABLE;
+        return -1;
+      }
+      timeout_ms = (int) (left * 1000) + 1;
+    }
+    if (nbd_poll(h, timeout_ms) == -1) {
+      *why = report_open_failure(uri);
+      return -1;
+    }
+  }
+  if (nbd_aio_is_ready(h) != 1 && nbd_aio_is_negotiating(h) != 1) {
+    *why = report_open_failure(uri);
+    return -1;
+  }
+  return 0;
+}
+
+int p2v_nbd_connect(struct nbd_handle *h, const char *uri, double deadline,
+                    enum p2v_open_failure *why)
+{
+  if (nbd_aio_connect_uri(h, uri) == -1) {
+    *why = report_open_failure(uri);
+    return -1;
+  }
+  return p2v_nbd_handshake_wait(h, uri, deadline, why);
+}
+
 /* nbd_reconnect_fn for URIs: name is the URI. */
 static struct nbd_handle *uri_connect(void *opaque, const char *uri, enum p2v_open_failure *why)
 {
@@ -141,8 +238,9 @@ static struct nbd_handle *uri_connect(void *opaque, const char *uri, enum p2v_op
     nbd_close(nbd);
     return NULL;
   }
-  if (nbd_connect_uri(nbd, uri) == -1) {
-    *why = report_open_failure(uri);
+  /* Asynchronous, so a server that accepts and then says nothing cannot
+   * hold us for ever. */
+  if (p2v_nbd_connect(nbd, uri, p2v_nbd_handshake_deadline(), why) == -1) {
     nbd_close(nbd);
     return NULL;
   }

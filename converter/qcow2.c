@@ -684,6 +684,68 @@ static int q_pwrite(struct p2v_image *img, const void *buf, size_t count, uint64
   return pwrite_plain(q, buf, count, offset);
 }
 
+/* ---- size limits (qemu's: an L1 table of 32 MiB, a refcount table of
+ * 8 MiB; both reach about cs^2 * 2^19 bytes) ---- */
+
+static uint64_t l1_entries(uint64_t size, uint64_t cs)
+{
+  uint64_t clusters = size / cs + (size % cs != 0);
+  uint64_t l2_entries = cs / sizeof (uint64_t);
+  return clusters / l2_entries + (clusters % l2_entries != 0);
+}
+
+static bool l1_fits(uint64_t size, uint64_t cs)
+{
+  return l1_entries(size, cs) * sizeof (uint64_t) <= QCOW2_MAX_L1_BYTES;
+}
+
+/* A refcount table for a file of host_bytes (plus its own blocks). */
+static bool reftable_fits(uint64_t host_bytes, uint64_t cs)
+{
+  uint64_t clusters = host_bytes / cs + 2;
+  uint64_t per_block = cs * 8 / (1u << QCOW2_REFCOUNT_ORDER);
+  uint64_t blocks = clusters / per_block + 2;
+  uint64_t table = (blocks * sizeof (uint64_t) + cs - 1) / cs * cs;
+  return table <= QCOW2_MAX_REFTABLE_BYTES;
+}
+
+/* "512", "64K", "2M": as --cluster-size takes it. */
+static void cluster_size_text(char *buf, size_t len, uint64_t cs)
+{
+  if (cs % (UINT64_C(1) << 20) == 0)
+    snprintf(buf, len, "%" PRIu64 "M", cs >> 20);
+  else if (cs % 1024 == 0)
+    snprintf(buf, len, "%" PRIu64 "K", cs >> 10);
+  else
+    snprintf(buf, len, "%" PRIu64, cs);
+}
+
+/* What to do when bytes do not fit cluster size cs: the smallest larger
+ * cluster size that holds them (as a virtual size and as a file). */
+static void cluster_advice(char *buf, size_t len, uint64_t bytes, uint64_t cs)
+{
+  for (uint64_t c = cs * 2; c <= (UINT64_C(1) << QCOW2_MAX_CLUSTER_BITS); c *= 2)
+    if (l1_fits(bytes, c) && reftable_fits(bytes, c)) {
+      char text[16];
+      cluster_size_text(text, sizeof text, c);
+      snprintf(buf, len, "use --cluster-size %s", text);
+      return;
+    }
+  snprintf(buf, len, "no qcow2 cluster size holds it: use raw");
+}
+
+int p2v_qcow2_check_size(const char *what, uint64_t size, uint32_t cluster_size)
+{
+  uint64_t cs = cluster_size ? cluster_size : QCOW2_DEFAULT_CLUSTER_SIZE;
+  if (l1_fits(size, cs))
+    return 0;
+  char advice[64];
+  cluster_advice(advice, sizeof advice, size, cs);
+  p2v_error("%s: virtual size %" PRIu64 " is too large for %" PRIu64 "-byte qcow2 clusters; %s",
+            what, size, cs, advice);
+  return -1;
+}
+
 static int q_finish_locked(struct qcow2 *q)
 {
   if (q->covered != q->clusters) {
@@ -726,7 +788,10 @@ static int q_finish_locked(struct qcow2 *q)
     table_clusters = tc;
   }
   if (table_clusters * cs > QCOW2_MAX_REFTABLE_BYTES) {
-    q_error(q, "%s: the refcount table would exceed qemu's limit; use bigger clusters", q->path);
+    char advice[64];
+    cluster_advice(advice, sizeof advice, q->next_free + q->next_free / 64, cs);
+    q_error(q, "%s: the refcount table would exceed qemu's limit for %" PRIu64 "-byte "
+            "clusters; %s", q->path, cs, advice);
     return -1;
   }
   uint64_t blocks_offset, table_offset;
@@ -837,15 +902,12 @@ struct p2v_image *p2v_qcow2_create(const char *path, const struct p2v_sink_optio
               path, cs);
     return NULL;
   }
+  if (p2v_qcow2_check_size(path, o->size, (uint32_t) cs) == -1)
+    return NULL;
   uint32_t bits = (uint32_t) __builtin_ctzll(cs);
   uint64_t clusters = o->size / cs + (o->size % cs != 0);
   uint64_t l2_entries = cs / sizeof (uint64_t);
-  uint64_t l1_size = clusters / l2_entries + (clusters % l2_entries != 0);
-  if (l1_size * sizeof (uint64_t) > QCOW2_MAX_L1_BYTES) {
-    p2v_error("%s: virtual size %" PRIu64 " is too large for %" PRIu64 "-byte qcow2 "
-              "clusters; use bigger clusters", path, o->size, cs);
-    return NULL;
-  }
+  uint64_t l1_size = l1_entries(o->size, cs);
 
   struct qcow2 *q = calloc(1, sizeof *q);
   if (!q) { p2v_error("%s: %m", path); return NULL; }

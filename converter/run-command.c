@@ -55,6 +55,9 @@ static void print_usage(FILE *out)
         "  --boot-test              boot the result in qemu and wait for a login prompt\n"
         "  --boot-timeout SECONDS   give up the boot test after this (600)\n"
         "  --connections N          NBD connections for the copy (4)\n"
+        "  --connect-timeout SEC    give up if connecting, the NBD handshake or a request\n"
+        "                           before the copy takes SEC seconds (60; 0: never)\n"
+        "  --cluster-size SIZE      qcow2: cluster size, a power of two from 512 to 2M (64K)\n"
         "  --json                   print the report (report.json) on stdout\n"
         "  --force                  replace existing outputs\n"
         "  --keep-work              keep the overlays in DIR/.p2v-work\n"
@@ -64,9 +67,9 @@ static void print_usage(FILE *out)
         "(vmware, vmdk-stream) or NAME.vmx (vmware, -O vmdk); DIR/report.json and\n"
         "report.txt (always, also on failure); the boot test's screenshot.\n"
         "\n"
-        "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable, 4 no such\n"
-        "export, 5 TLS failure, 6 output exists, 7 disk full, 8 source read error,\n"
-        "9 stalled, 10 preflight failed (space, format limits, survey, unreadable\n"
+        "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable or silent\n"
+        "(--connect-timeout), 4 no such export, 5 TLS failure, 6 output exists, 7 disk\n"
+        "full, 8 source read error, 9 stalled, 10 preflight failed (space, format limits, survey, unreadable\n"
         "export), 11 no OS or an unsupported one, 12 conversion failed, 13\n"
         "verification failed, 14 boot test failed, 130/143 interrupted.\n"
         "See docs/p2v-convert.md.\n", out);
@@ -159,7 +162,7 @@ void run_phase(struct run *run, const char *phase, double start, bool ok, const 
 enum {
   OPT_SOURCE = 256, OPT_LISTEN, OPT_PSK, OPT_CERTS, OPT_WAIT, OPT_OUT, OPT_TARGET, OPT_NAME,
   OPT_BOOT_TEST, OPT_BOOT_TIMEOUT, OPT_JSON, OPT_VCPUS, OPT_MEMORY, OPT_FORCE, OPT_VERIFY,
-  OPT_KEEP_WORK, OPT_CONNECTIONS, OPT_INSECURE,
+  OPT_KEEP_WORK, OPT_CONNECTIONS, OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_CLUSTER_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -182,6 +185,8 @@ static const struct option long_options[] = {
   { "keep-work",        no_argument,       NULL, OPT_KEEP_WORK },
   { "connections",      required_argument, NULL, OPT_CONNECTIONS },
   { "insecure",         no_argument,       NULL, OPT_INSECURE },
+  { "connect-timeout",  required_argument, NULL, OPT_CONNECT_TIMEOUT },
+  { "cluster-size",     required_argument, NULL, OPT_CLUSTER_SIZE },
   { "verbose",          no_argument,       NULL, 'v' },
   { "help",             no_argument,       NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -250,6 +255,13 @@ static int parse_args(int argc, char **argv, struct run *run)
       if (convert_parse_unsigned("--connections", optarg, 1, 64, &n) == -1) return -1;
       run->connections = n;
       break;
+    case OPT_CONNECT_TIMEOUT:
+      if (convert_parse_unsigned("--connect-timeout", optarg, 0, 7 * 24 * 3600,
+                                 &run->connect_timeout) == -1) return -1;
+      break;
+    case OPT_CLUSTER_SIZE:
+      if (convert_parse_cluster_size(optarg, &run->cluster_size) == -1) return -1;
+      break;
     case OPT_MEMORY:
       if (parse_memory(optarg, &run->memory) == -1) return -1;
       break;
@@ -313,6 +325,10 @@ static int parse_args(int argc, char **argv, struct run *run)
   if (strcmp(run->format, "qcow2") && strcmp(run->format, "raw") &&
       strcmp(run->format, "vmdk") && strcmp(run->format, "vmdk-stream")) {
     p2v_error("unknown format '%s'; -O takes qcow2, raw, vmdk or vmdk-stream", run->format);
+    return -1;
+  }
+  if (run->cluster_size && strcmp(run->format, "qcow2")) {
+    p2v_error("--cluster-size is for qcow2 (VMDK grains are 64 KiB)");
     return -1;
   }
   if (run->target == P2V_TARGET_VMWARE && strncmp(run->format, "vmdk", 4)) {
@@ -606,12 +622,13 @@ static int finish(struct run *run, int code)
 int convert_run(int argc, char **argv)
 {
   struct run run = { .verify = RUN_VERIFY_QUICK, .boot_timeout = 600, .connections = 4,
-                     .dialin_wait = 600 };
+                     .dialin_wait = 600, .connect_timeout = 60 };
   first_error[0] = '\0';
   int r = parse_args(argc, argv, &run);
   if (r != 0)
     return r > 0 ? EXIT_OK : EXIT_USAGE;
   p2v_log_set_sink(log_sink);
+  p2v_nbd_set_connect_timeout(run.connect_timeout);
   signal(SIGPIPE, SIG_IGN);
   if (!getenv("LIBGUESTFS_CACHEDIR") && access("/var/tmp", W_OK) == 0)
     setenv("LIBGUESTFS_CACHEDIR", "/var/tmp", 0);

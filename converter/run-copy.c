@@ -42,6 +42,7 @@ static int copy_disk(struct run *run, struct run_disk *d, size_t index)
   int code = 0;
   struct p2v_image *src = run_patched_open(d, ov_uri ? ov_uri : "nbd+unix:///?socket=/nonexistent");
   struct p2v_sink_options so = { .size = d->size, .final_path = d->output,
+                                 .cluster_size = run->cluster_size,
                                  .adapter_type = run->target == P2V_TARGET_VMWARE ? "pvscsi" : NULL };
   struct p2v_image *sink = src ? copy_sink_create(run->format, part, &so) : NULL;
   if (!src || !sink) {

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include <libnbd.h>
 
@@ -122,20 +121,43 @@ static int list_one(void *opaque, const char *name, const char *description)
   return 0;
 }
 
-/* NBD_OPT_LIST.  -1 when the server cannot be asked (reported only if
- * report: the caller may then learn why by connecting). */
-static int list_exports(const char *uri, struct names *l)
+static int list_complete(void *opaque, int *error)
+{
+  int *result = opaque;
+  *result = *error ? 1 : 0;
+  return 1;
+}
+
+/* NBD_OPT_LIST, within the connect timeout.  0 listed; 1 the server
+ * cannot list (not reported: the caller may still open a named export,
+ * or connect plainly to learn why); -1 the connection failed or stalled
+ * (reported, *why set). */
+static int list_exports(const char *uri, struct names *l, enum p2v_open_failure *why)
 {
   struct nbd_handle *h = nbd_create();
-  if (!h)
+  if (!h || nbd_set_uri_allow_local_file(h, true) == -1 || nbd_set_opt_mode(h, true) == -1) {
+    p2v_error("cannot set up an NBD handle: %s", p2v_nbd_message());
+    nbd_close(h);
+    *why = P2V_OPEN_FAILED;
     return -1;
+  }
+  double deadline = p2v_nbd_handshake_deadline();
   int r = -1;
-  if (nbd_set_uri_allow_local_file(h, true) == -1 || nbd_set_opt_mode(h, true) == -1 ||
-      nbd_connect_uri(h, uri) == -1)
+  if (p2v_nbd_connect(h, uri, deadline, why) == -1)
     goto out;
+  int listed = -1;
   nbd_list_callback cb = { .callback = list_one, .user_data = l };
-  if (nbd_opt_list(h, cb) == -1) {
+  nbd_completion_callback done = { .callback = list_complete, .user_data = &listed };
+  if (nbd_aio_opt_list(h, cb, done) == -1) {
     p2v_debug("%s: cannot list exports: %s", uri, nbd_get_error());
+    r = 1;
+    goto out;
+  }
+  if (p2v_nbd_handshake_wait(h, uri, deadline, why) == -1)
+    goto out;
+  if (listed != 0) {
+    p2v_debug("%s: the server did not list its exports", uri);
+    r = 1;
     goto out;
   }
   nbd_opt_abort(h);
@@ -205,10 +227,14 @@ static int open_source(struct run *run)
     return EXIT_FAILURE_OTHER;
   }
   struct names l = { 0 };
-  int listed = list_exports(run->source, &l);
-  if (listed == -1 && !*named) {
-    /* Connect plainly to learn why (unreachable, TLS, ...): one line. */
-    enum p2v_open_failure why = P2V_OPEN_FAILED;
+  enum p2v_open_failure why = P2V_OPEN_FAILED;
+  int listed = list_exports(run->source, &l, &why);
+  if (listed == -1) {
+    free_names(&l);
+    return copy_open_exit_code(why);
+  }
+  if (listed == 1 && !*named) {
+    /* Connect plainly to learn why (TLS, ...): one line. */
     struct p2v_image *img = p2v_nbd_open(run->source, &why);
     if (img) {
       img->ops->close(img);
@@ -242,7 +268,6 @@ static int open_source(struct run *run)
     return r;
 
   for (size_t i = 0; i < run->ndisks; i++) {
-    enum p2v_open_failure why = P2V_OPEN_FAILED;
     run->disks[i].source = p2v_nbd_open(run->disks[i].uri, &why);
     if (!run->disks[i].source)
       return copy_open_exit_code(why);
@@ -250,13 +275,17 @@ static int open_source(struct run *run)
 
   if (has_survey) {
     CLEANUP_FREE char *uri = run_export_uri(run->source, P2V_EXPORT_SURVEY);
-    enum p2v_open_failure why;
     struct p2v_image *img = uri ? p2v_nbd_open(uri, &why) : NULL;
     if (!img)
-      return EXIT_PREFLIGHT;
+      return why == P2V_OPEN_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_PREFLIGHT;
     size_t len = 0;
+    struct watchdog *w = watchdog_start(img, run->connect_timeout, run->source);
+    watchdog_step(w, "the read of its survey (%s)", P2V_EXPORT_SURVEY);
     run->survey_json = read_export(img, &len);
+    bool stalled = watchdog_stop(w);
     img->ops->close(img);
+    if (stalled)
+      return EXIT_UNREACHABLE;
     if (!run->survey_json)
       return EXIT_PREFLIGHT;
   }
@@ -299,46 +328,37 @@ static int open_dialin(struct run *run)
 
 /* ---- checks ---- */
 
-static int count_used(void *opaque, uint64_t offset, uint64_t length, bool hole)
-{
-  uint64_t *st = opaque;         /* [0] used, [1] position */
-  (void) offset;
-  if (!hole)
-    st[0] += length;
-  st[1] = offset + length;
-  return 0;
-}
-
-static int check_disk(struct run *run, struct run_disk *d)
+/* The first sector reads and the used bytes are counted, each request
+ * within the connect timeout.  0 or an exit code. */
+static int probe_disk(struct run *run, struct run_disk *d, const char *label)
 {
   struct p2v_image *img = d->source;
-  d->size = img->size;
+  unsigned char sector[512];
+  size_t n = d->size < sizeof sector ? (size_t) d->size : sizeof sector;
+  struct watchdog *w = watchdog_start(img, run->connect_timeout,
+                                      d->uri ? d->uri : run->listen);
+  watchdog_step(w, "the first-sector read of %s", label);
+  int r = img->ops->pread(img, sector, n, 0);
+  if (r == -1 && !watchdog_stop(w)) {
+    p2v_error("cannot read the first sector of %s; the source cannot serve it", label);
+    return EXIT_PREFLIGHT;
+  }
+  if (r == -1)
+    return EXIT_UNREACHABLE;
+  r = p2v_image_used_bytes(img, label, 1, w, &d->used_bytes);
+  if (watchdog_stop(w))
+    return EXIT_UNREACHABLE;
+  return r == -1 ? EXIT_PREFLIGHT : 0;
+}
+
+/* Format limits first (they need no request), then the source. */
+static int check_disk(struct run *run, struct run_disk *d)
+{
+  d->size = d->source->size;
   if (d->size == 0) {
     p2v_error("export %s is empty (0 bytes)", d->label);
     return EXIT_PREFLIGHT;
   }
-  unsigned char sector[512];
-  size_t n = d->size < sizeof sector ? (size_t) d->size : sizeof sector;
-  if (img->ops->pread(img, sector, n, 0) == -1) {
-    p2v_error("cannot read the first sector of export %s; the source cannot serve it",
-              d->label);
-    return EXIT_PREFLIGHT;
-  }
-  uint64_t st[2] = { 0, 0 };
-  for (uint64_t off = 0; off < d->size; off = st[1]) {
-    uint64_t len = d->size - off < (UINT64_C(1) << 30) ? d->size - off : UINT64_C(1) << 30;
-    if (!img->ops->extents)
-      count_used(st, off, len, false);
-    else if (img->ops->extents(img, off, len, count_used, st) == -1)
-      return EXIT_PREFLIGHT;
-    if (st[1] <= off) {
-      p2v_error("export %s: block status made no progress at %llu", d->label,
-                (unsigned long long) off);
-      return EXIT_PREFLIGHT;
-    }
-  }
-  d->used_bytes = st[0];
-
   bool vmdk = !strcmp(run->format, "vmdk") || !strcmp(run->format, "vmdk-stream");
   if (vmdk && d->size > VMDK_MAX_CAPACITY) {
     char h[32];
@@ -347,7 +367,15 @@ static int check_disk(struct run *run, struct run_disk *d)
               "or shrink the disk at the source", d->label, h);
     return EXIT_PREFLIGHT;
   }
-  return 0;
+  CLEANUP_FREE char *label = NULL;
+  if ((*d->export_name ? asprintf(&label, "export %s", d->export_name)
+                       : asprintf(&label, "the default export")) == -1) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  if (!strcmp(run->format, "qcow2") && p2v_qcow2_check_size(label, d->size, run->cluster_size) == -1)
+    return EXIT_PREFLIGHT;
+  return probe_disk(run, d, label);
 }
 
 /* The survey must parse and describe these disks. */
@@ -387,12 +415,9 @@ static int check_space(struct run *run)
   /* The OVA holds another copy of the (compressed) disks. */
   if (run->target == P2V_TARGET_VMWARE && !strcmp(run->format, "vmdk-stream"))
     need += used;
-  struct statvfs sv;
-  if (statvfs(run->out_dir, &sv) == -1) {
-    p2v_error("cannot check the free space in %s: %m", run->out_dir);
+  uint64_t avail;
+  if (p2v_free_space(run->out_dir, &avail) == -1)
     return EXIT_PREFLIGHT;
-  }
-  uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize;
   char hn[32], hu[32], he[32], ha[32];
   p2v_human_size(hn, sizeof hn, need);
   p2v_human_size(hu, sizeof hu, used);

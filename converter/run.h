@@ -69,6 +69,8 @@ struct run {
   unsigned boot_timeout;
   unsigned connections;
   unsigned dialin_wait;         /* seconds for the source to dial in; 0: forever */
+  unsigned connect_timeout;     /* connect, handshake, requests before the copy; 0: never */
+  uint32_t cluster_size;        /* qcow2; 0: 64 KiB */
 
   /* state */
   struct run_disk *disks;

@@ -122,14 +122,25 @@ for sig in INT TERM; do
 done
 pass "interrupted"
 
-# Disk full: a 2 MiB tmpfs for 8 MiB of data: exit 7.  Needs mount(2).
+# Disk full: a 2 MiB tmpfs for 8 MiB of data.  Needs mount(2).  Found
+# before writing: exit 10 (more in test-convert-space.sh); found while
+# writing (compressed output is only warned about up front): exit 7.
 small=$TEST_DIR/small
 mkdir "$small"
 if mount -t tmpfs -o size=2m p2v-test "$small" 2>/dev/null; then
     umount_small() { umount "$small" 2>/dev/null || true; }
     cleanup umount_small
-    expect_exit 7 "No space left on device" "$P2V_CONVERT" copy "nbd://127.0.0.1:$port/" -o "$small/out.raw"
+    expect_exit 10 "not enough space in $small for $small/out.raw: need" \
+        "$P2V_CONVERT" copy "nbd://127.0.0.1:$port/" -o "$small/out.raw"
     no_output "$small/out.raw"
+    status=0
+    "$P2V_CONVERT" copy "nbd://127.0.0.1:$port/" -o "$small/out.qcow2" --compress \
+        >/dev/null 2>"$TEST_DIR/err" || status=$?
+    [ "$status" -eq 7 ] || { cat "$TEST_DIR/err" >&2; fail "disk full while writing: exit $status, not 7"; }
+    [ "$(grep -vc '^p2v-convert: warning: ' "$TEST_DIR/err")" -eq 1 ] &&
+        grep -q "No space left on device" "$TEST_DIR/err" ||
+        { cat "$TEST_DIR/err" >&2; fail "disk full while writing: not one 'No space' line"; }
+    no_output "$small/out.qcow2"
     [ -z "$(ls -A "$small")" ] || fail "files left on the full disk: $(ls "$small")"
     pass "disk full"
 else
