@@ -91,6 +91,12 @@ void progress_clear_line(struct progress *p);
 void progress_free(struct progress *p);
 
 /* copy-engine.c */
+/* The one retry policy for requests to a source (reads, block status):
+ * seconds to wait before trying again after `attempts` failed tries with
+ * errno err, or -1: give up (a lost connection, or the last attempt). */
+#define P2V_SOURCE_MAX_ATTEMPTS 4      /* first try + 3 retries */
+double p2v_source_retry_delay(unsigned attempts, int err);
+
 struct copy_options {
   unsigned connections;          /* wanted; fewer if the source has no multi-conn */
   unsigned requests;             /* chunks being read per connection */

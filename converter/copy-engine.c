@@ -37,7 +37,7 @@
 #define EXTENTS_AHEAD  (64 * 1024 * 1024)  /* one block-status query covers many chunks */
 #define MAX_EXTENTS_AHEAD (2048ULL * 1024 * 1024)  /* ... up to this over long holes */
 #define MAX_HOLE_CHUNK (1024U * 1024 * 1024)  /* one chunk for a long hole, at most */
-#define MAX_ATTEMPTS   4                   /* reads and block status: first try + 3 retries */
+#define MAX_ATTEMPTS   P2V_SOURCE_MAX_ATTEMPTS
 #define MAX_WINDOW_BYTES (160 * 1024 * 1024)
 #define TICK_MS        200
 
@@ -178,10 +178,17 @@ static bool all_written(struct engine *e)
  * is anything once the copy stops.  True with *backoff set: try again. */
 static bool retry_after(struct engine *e, unsigned attempts, int err, double *backoff)
 {
-  if (err == ENOTCONN || attempts >= MAX_ATTEMPTS || stopping(e))
+  if (stopping(e))
     return false;
-  *backoff = 0.5 * (double) (1u << (attempts - 1));
-  return true;
+  *backoff = p2v_source_retry_delay(attempts, err);
+  return *backoff >= 0;
+}
+
+double p2v_source_retry_delay(unsigned attempts, int err)
+{
+  if (err == ENOTCONN || attempts == 0 || attempts >= MAX_ATTEMPTS)
+    return -1;
+  return 0.5 * (double) (1u << (attempts - 1));
 }
 
 /* Stop everything.  True for the first caller only: it alone reports, so

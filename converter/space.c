@@ -3,7 +3,9 @@
  * and the free space of a folder's filesystem.  Shared by copy and run's
  * preflight.
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <sys/statvfs.h>
 
 #include "convert.h"
@@ -41,6 +43,31 @@ static int count_extent(void *opaque, uint64_t offset, uint64_t length, bool hol
   return 0;
 }
 
+/* Block status over [off, off + len), retried as the copy retries it:
+ * a server's passing error must not cost the space check.  0, or -1
+ * reported (by the source, for the last attempt). */
+static int used_extents(struct p2v_image *img, uint64_t off, uint64_t len,
+                        struct used_count *c)
+{
+  bool was_retried = img->retried;
+  int r;
+  for (unsigned attempts = 1;; attempts++) {
+    /* Quiet about failures we try again; loud about the last one. */
+    img->retried = attempts < P2V_SOURCE_MAX_ATTEMPTS;
+    r = img->ops->extents(img, off, len, count_extent, c);
+    if (r == 0)
+      break;
+    double delay = p2v_source_retry_delay(attempts, errno);
+    if (delay < 0)
+      break;
+    struct timespec t = { (time_t) delay, (long) ((delay - (double) (time_t) delay) * 1e9) };
+    while (nanosleep(&t, &t) == -1 && errno == EINTR)
+      ;
+  }
+  img->retried = was_retried;
+  return r;
+}
+
 int p2v_image_used_bytes(struct p2v_image *img, const char *label, uint64_t granularity,
                          struct watchdog *w, uint64_t *used)
 {
@@ -50,7 +77,7 @@ int p2v_image_used_bytes(struct p2v_image *img, const char *label, uint64_t gran
     watchdog_step(w, "block status at offset %llu of %s", (unsigned long long) off, label);
     if (!img->ops->extents)
       count_extent(&c, off, len, false);
-    else if (img->ops->extents(img, off, len, count_extent, &c) == -1)
+    else if (used_extents(img, off, len, &c) == -1)
       return -1;
     if (c.position <= off) {
       p2v_error("%s: block status made no progress at %llu", label, (unsigned long long) off);
