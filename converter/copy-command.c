@@ -82,7 +82,8 @@ static void print_usage(FILE *out)
         "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable, 4 no such\n"
         "export, 5 TLS failure, 6 output exists, 7 disk full, 8 source read error,\n"
         "9 stalled, 130/143 interrupted (SIGINT/SIGTERM); with --listen, 3 means\n"
-        "nobody dialled in.  See docs/p2v-convert.md and docs/dial-in.md.\n", out);
+        "nobody dialled in.  See also docs/dial-in.md.\n"
+        "See 'man 1 p2v-convert' (docs/p2v-convert.md) for the whole story.\n", out);
 }
 
 /* ---- one error line per failure ---- */
