@@ -90,7 +90,8 @@ static void print_usage(FILE *out)
         "(--connect-timeout), 4 no such export, 5 TLS failure, 6 output exists, 7 disk\n"
         "full, 8 source read error, 9 stalled, 10 not enough space for the output,\n"
         "130/143 interrupted (SIGINT/SIGTERM); with --listen, 3 means nobody dialled\n"
-        "in.  See docs/p2v-convert.md and docs/dial-in.md.\n", out);
+        "in.  See also docs/dial-in.md.\n"
+        "See 'man 1 p2v-convert' (docs/p2v-convert.md) for the whole story.\n", out);
 }
 
 /* ---- one error line per failure ---- */

@@ -22,8 +22,11 @@ static void print_usage(FILE *out)
   fputs("Usage: p2v-convert COMMAND [OPTIONS]\n\nCommands:\n", out);
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-  fputs("\n'p2v-convert COMMAND --help' shows the options of a command.\n"
-        "See docs/p2v-convert.md for the whole story.\n", out);
+  fputs("\nOptions:\n"
+        "  -h, --help     this text\n"
+        "  -V, --version  print the version\n"
+        "\n'p2v-convert COMMAND --help' shows the options of a command.\n"
+        "See 'man 1 p2v-convert' (docs/p2v-convert.md) for the whole story.\n", out);
 }
 
 int main(int argc, char **argv)
@@ -43,7 +46,7 @@ int main(int argc, char **argv)
     print_usage(stdout);
     return EXIT_OK;
   }
-  if (!strcmp(name, "--version")) {
+  if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
     printf("p2v-convert %s\n", P2V_VERSION);
     return EXIT_OK;
   }

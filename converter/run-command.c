@@ -39,11 +39,12 @@ static void print_usage(FILE *out)
         "                           nbd://HOST[:PORT]/EXPORT (one disk); nbds:// with\n"
         "                           ?tls-psk-file=FILE or ?tls-certificates=DIR; nbd+unix://\n"
         "  --listen ADDR:PORT       wait for the source to dial in (p2v-agent, live image)\n"
-        "  --tls-psk-file FILE      dial-in: TLS with this pre-shared key file\n"
+        "  --tls-psk FILE           dial-in: TLS with this pre-shared key file\n"
+        "                           (psktool format; --tls-psk-file is an alias)\n"
         "  --tls-certificates DIR   dial-in: TLS with X.509 (ca-cert.pem, client-cert.pem ...)\n"
         "  --wait SECONDS           dial-in: how long to wait for the source (0: forever; 600)\n"
         "  --insecure               dial-in off loopback: accept disks in clear text\n"
-        "                           (a trusted network); else --tls-psk-file is needed\n"
+        "                           (a trusted network); else --tls-psk is needed\n"
         "  --out DIR                where everything goes (created if missing)\n"
         "  --target kvm|vmware      libvirt XML + qcow2, or .vmx + OVF + OVA + VMDK\n"
         "  -O, --format FORMAT      qcow2, raw, vmdk or vmdk-stream (kvm: qcow2;\n"
@@ -72,7 +73,7 @@ static void print_usage(FILE *out)
         "full, 8 source read error, 9 stalled, 10 preflight failed (space, format limits, survey, unreadable\n"
         "export), 11 no OS or an unsupported one, 12 conversion failed, 13\n"
         "verification failed, 14 boot test failed, 130/143 interrupted.\n"
-        "See docs/p2v-convert.md.\n", out);
+        "See 'man 1 p2v-convert' (docs/p2v-convert.md) for the whole story.\n", out);
 }
 
 /* ---- messages: one line per failure, the first kept for the report ---- */
@@ -168,7 +169,8 @@ enum {
 static const struct option long_options[] = {
   { "source",           required_argument, NULL, OPT_SOURCE },
   { "listen",           required_argument, NULL, OPT_LISTEN },
-  { "tls-psk-file",     required_argument, NULL, OPT_PSK },
+  { "tls-psk",          required_argument, NULL, OPT_PSK },
+  { "tls-psk-file",     required_argument, NULL, OPT_PSK },   /* the old spelling */
   { "tls-certificates", required_argument, NULL, OPT_CERTS },
   { "wait",             required_argument, NULL, OPT_WAIT },
   { "out",              required_argument, NULL, OPT_OUT },
@@ -292,7 +294,7 @@ static int parse_args(int argc, char **argv, struct run *run)
   }
   if (run->source && (run->tls_psk_file || run->tls_certificates)) {
     p2v_error("with --source, TLS goes in the URI (nbds://...?tls-psk-file=FILE); "
-              "--tls-psk-file and --tls-certificates are for --listen");
+              "--tls-psk and --tls-certificates are for --listen");
     return -1;
   }
   if (run->source && run->insecure) {
@@ -302,7 +304,7 @@ static int parse_args(int argc, char **argv, struct run *run)
   if (run->listen && (p2v_net_check_address(run->listen, "listen on") == -1 ||
                       convert_check_listen_tls(run->listen, run->tls_psk_file ||
                                                run->tls_certificates, run->insecure,
-                                               "--tls-psk-file") == -1))
+                                               "--tls-psk") == -1))
     return -1;
   if (!run->out_dir) {
     p2v_error("no output directory given; add --out DIR");

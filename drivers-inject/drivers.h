@@ -11,8 +11,8 @@
 enum {
   DRIVERS_EXIT_OK = 0,
   DRIVERS_EXIT_ERROR = 1,      /* unreadable input, broken archive, empty catalog */
-  DRIVERS_EXIT_USAGE = 2,      /* bad command line ... */
-  DRIVERS_EXIT_BLOCKERS = 2,   /* ... or: storage/network controllers without a driver */
+  DRIVERS_EXIT_USAGE = 2,      /* bad command line */
+  DRIVERS_EXIT_BLOCKERS = 3,   /* check: storage/network controllers without a driver */
 };
 
 /* ---- devices.c: the PCI devices to check, from a survey JSON document or

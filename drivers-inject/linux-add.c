@@ -22,6 +22,7 @@ struct add {
   const struct lx_catalog *img, *src;
   struct lx_strv modules;      /* names to add */
   struct lx_strv wanted;       /* source paths (no usr/) to copy */
+  struct lx_strv what;         /* for each wanted path, what it is: "module e1000e" */
   struct lx_strv found;        /* of those, the ones seen */
   struct lx_strv dirs;         /* paths the image has or the segment made */
   struct lx_buf seg;
@@ -89,8 +90,97 @@ static int emit(void *ctx, const char *path, const void *data, size_t size)
   return add_file(ctx, path, data, size);
 }
 
-/* Which modules to add: the named ones, or the best match of each device
- * the image cannot drive; with dependencies.  Then their firmware. */
+/* Does the image's own driver for a device lack a dependency, or every
+ * firmware file it may load?  The same test as check's (linux-check.c). */
+static bool image_driver_incomplete(const struct lx_catalog *img, const char *module)
+{
+  struct lx_strv set = { 0 }, missing = { 0 };
+  bool fw_listed = false, fw_present = false;
+  lx_catalog_closure(img, module, &set, &missing);
+  for (size_t i = 0; i < set.count; i++) {
+    const struct lx_module *m = &img->modules[lx_catalog_find(img, set.items[i])];
+    for (size_t j = 0; j < m->firmware.count; j++) {
+      fw_listed = true;
+      fw_present |= lx_catalog_has_firmware(img, m->firmware.items[j]);
+    }
+  }
+  bool incomplete = missing.count > 0 || (fw_listed && !fw_present);
+  lx_strv_clear(&set);
+  lx_strv_clear(&missing);
+  return incomplete;
+}
+
+/* The module to add for a device, or NULL when the image drives it fully
+ * or SOURCE knows no driver for it.  A module the image has but cannot
+ * load (a dependency or all its firmware missing) is completed. */
+static const char *device_root(const struct add *a, const struct pci_device *dev)
+{
+  size_t hits[8], n = lx_catalog_match(a->img, dev, hits, 8);
+  for (size_t j = 0; j < n; j++) {
+    const struct lx_module *m = &a->img->modules[hits[j]];
+    if (m->have_ko)
+      return image_driver_incomplete(a->img, m->name) ? m->name : NULL;
+  }
+  if (lx_catalog_match(a->src, dev, hits, 1) == 0)
+    return NULL;
+  return a->src->modules[hits[0]].name;
+}
+
+/* Queue a source path to copy, with the line to print once it is copied;
+ * firmware shared by two modules is queued once. */
+static int want_path(struct add *a, const char *path, const char *what)
+{
+  if (lx_strv_has(&a->wanted, path))
+    return 0;
+  return lx_strv_add(&a->wanted, path, strlen(path)) == -1 ||
+         lx_strv_add(&a->what, what, strlen(what)) == -1 ? -1 : 0;
+}
+
+/* The firmware files of module m that the image lacks and SOURCE has. */
+static int plan_firmware(struct add *a, const struct lx_module *m)
+{
+  for (size_t j = 0; j < m->firmware.count; j++) {
+    const char *fw = m->firmware.items[j];
+    if (lx_catalog_has_firmware(a->img, fw))
+      continue;
+    if (!lx_catalog_has_firmware(a->src, fw)) {
+      p2v_warning("firmware %s for module %s is not in %s (package %s)", fw, m->name,
+                  a->src->source, lx_firmware_package(fw));
+      continue;
+    }
+    static const char *const exts[] = { "", ".xz", ".zst" };
+    for (size_t k = 0; k < 3; k++) {
+      CLEANUP_FREE char *fp = NULL, *what = NULL;
+      if (asprintf(&fp, "lib/firmware/%s%s", fw, exts[k]) < 0 ||
+          asprintf(&what, "firmware %s%s (for module %s)", fw, exts[k], m->name) < 0 ||
+          want_path(a, fp, what) == -1)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* One module of a root's closure: its .ko unless the image has it, then
+ * the firmware the image lacks.  root: the module it was pulled in for. */
+static int plan_module(struct add *a, const char *name, const char *root)
+{
+  const struct lx_module *m = &a->src->modules[lx_catalog_find(a->src, name)];
+  ssize_t in_img = lx_catalog_find(a->img, m->name);
+  if (in_img < 0 || !a->img->modules[in_img].have_ko) {
+    CLEANUP_FREE char *path = NULL, *what = NULL;
+    int r = strcmp(m->name, root) == 0
+      ? asprintf(&what, "module %s", m->name)
+      : asprintf(&what, "dependency %s (of module %s)", m->name, root);
+    if (r < 0 || asprintf(&path, "lib/modules/%s/%s", a->src->kver, m->relpath) < 0 ||
+        want_path(a, path, what) == -1)
+      return -1;
+  }                            /* else already there: depmod indexes it again */
+  return plan_firmware(a, m);
+}
+
+/* Which modules to add: the named ones, or for each device the image
+ * cannot drive (no module, or one missing a dependency or its firmware)
+ * the best match; with dependencies.  Then their firmware. */
 static int plan(struct add *a, const struct pci_device_list *devs, const struct lx_strv *named)
 {
   struct lx_strv roots = { 0 }, missing = { 0 };
@@ -99,14 +189,8 @@ static int plan(struct add *a, const struct pci_device_list *devs, const struct 
     if (lx_strv_add(&roots, named->items[i], strlen(named->items[i])) == -1)
       goto out;
   for (size_t i = 0; devs && i < devs->count; i++) {
-    size_t hits[8], n = lx_catalog_match(a->img, &devs->items[i], hits, 8);
-    bool driven = false;
-    for (size_t j = 0; j < n; j++)
-      driven |= a->img->modules[hits[j]].have_ko;
-    if (driven || lx_catalog_match(a->src, &devs->items[i], hits, 1) == 0)
-      continue;
-    if (lx_strv_add(&roots, a->src->modules[hits[0]].name,
-                    strlen(a->src->modules[hits[0]].name)) == -1)
+    const char *root = device_root(a, &devs->items[i]);
+    if (root && !lx_strv_has(&roots, root) && lx_strv_add(&roots, root, strlen(root)) == -1)
       goto out;
   }
   for (size_t i = 0; i < roots.count; i++) {
@@ -114,46 +198,30 @@ static int plan(struct add *a, const struct pci_device_list *devs, const struct 
       p2v_error("%s: no module %s in this kernel package", a->src->source, roots.items[i]);
       goto out;
     }
+    size_t first = a->modules.count;
     if (lx_catalog_closure(a->src, roots.items[i], &a->modules, &missing) == -1)
       goto out;
-  }
-  if (missing.count) {
-    p2v_error("%s: module %s is needed but missing", a->src->source, missing.items[0]);
-    goto out;
-  }
-  for (size_t i = 0; i < a->modules.count; i++) {
-    const struct lx_module *m = &a->src->modules[lx_catalog_find(a->src, a->modules.items[i])];
-    ssize_t in_img = lx_catalog_find(a->img, m->name);
-    if (in_img >= 0 && a->img->modules[in_img].have_ko)
-      continue;                /* already there: depmod indexes it again */
-    CLEANUP_FREE char *path = NULL;
-    if (asprintf(&path, "lib/modules/%s/%s", a->src->kver, m->relpath) < 0 ||
-        lx_strv_add(&a->wanted, path, strlen(path)) == -1)
+    if (missing.count) {
+      p2v_error("%s: module %s is needed but missing", a->src->source, missing.items[0]);
       goto out;
-    p2v_info("adding module %s", m->name);
-    for (size_t j = 0; j < m->firmware.count; j++) {
-      const char *fw = m->firmware.items[j];
-      if (lx_catalog_has_firmware(a->img, fw))
-        continue;
-      if (!lx_catalog_has_firmware(a->src, fw)) {
-        p2v_warning("firmware %s for module %s is not in %s (package %s)", fw, m->name,
-                    a->src->source, lx_firmware_package(fw));
-        continue;
-      }
-      static const char *const exts[] = { "", ".xz", ".zst" };
-      for (size_t k = 0; k < 3; k++) {
-        CLEANUP_FREE char *fp = NULL;
-        if (asprintf(&fp, "lib/firmware/%s%s", fw, exts[k]) < 0 ||
-            lx_strv_add(&a->wanted, fp, strlen(fp)) == -1)
-          goto out;
-      }
     }
+    for (size_t j = first; j < a->modules.count; j++)
+      if (plan_module(a, a->modules.items[j], roots.items[i]) == -1)
+        goto out;
   }
   r = 0;
 out:
   lx_strv_clear(&roots);
   lx_strv_clear(&missing);
   return r;
+}
+
+/* One line per file copied into the segment: "added module ahci". */
+static void print_added(const struct add *a)
+{
+  for (size_t i = 0; i < a->wanted.count; i++)
+    if (lx_strv_has(&a->found, a->wanted.items[i]))
+      printf("added %s\n", a->what.items[i]);
 }
 
 /* OUT = IN + padding + segment, through a temporary file and rename. */
@@ -255,11 +323,13 @@ int linux_add_command(int argc, char **argv)
       (kind == LX_SRC_ISO ? lx_iso_add_segment(image, out, &a.seg)
                           : write_image(image, out, &a.seg)) == -1)
     goto out;
+  print_added(&a);
   r = DRIVERS_EXIT_OK;
 out:
   lx_strv_clear(&named);
   lx_strv_clear(&a.modules);
   lx_strv_clear(&a.wanted);
+  lx_strv_clear(&a.what);
   lx_strv_clear(&a.found);
   lx_strv_clear(&a.dirs);
   free(a.seg.data);

@@ -11,7 +11,7 @@ static void print_usage(FILE *out)
   fputs("Usage:\n"
         "  p2v-drivers check --image IMAGE --devices DEVICES [--json]\n"
         "      which PCI devices the live image (ISO, initramfs or modules tree)\n"
-        "      can drive; exit 2 when a storage or network controller cannot\n"
+        "      can drive; exit 3 when a storage or network controller cannot\n"
         "  p2v-drivers add --image IN --from SOURCE (--devices DEVICES | --module NAME...)\n"
         "                  --out OUT\n"
         "      add the modules (with dependencies and firmware) those devices need\n"
@@ -22,9 +22,12 @@ static void print_usage(FILE *out)
         "      Windows driver packages (INF) in a folder, .zip or ISO\n"
         "  p2v-drivers check --windows SOURCE --devices SURVEY --os VERSION --arch ARCH [--json]\n"
         "      which devices of a Windows guest the packages can drive\n"
+        "  p2v-drivers -V | --version\n"
         "\n"
         "DEVICES is a survey (p2v-agent survey --json) or the output of\n"
-        "'lspci -nn' or 'lspci -n -mm'.  See docs/p2v-drivers.md.\n", out);
+        "'lspci -nn' or 'lspci -n -mm'.\n"
+        "Exit codes: 0 done, 1 error, 2 usage, 3 check found blockers.\n"
+        "See 'man 1 p2v-drivers' (docs/p2v-drivers.md) for the whole story.\n", out);
 }
 
 static bool has_option(int argc, char **argv, const char *name)
@@ -62,7 +65,7 @@ int main(int argc, char **argv)
     print_usage(stdout);
     return DRIVERS_EXIT_OK;
   }
-  if (!strcmp(command, "--version")) {
+  if (!strcmp(command, "--version") || !strcmp(command, "-V")) {
     printf("p2v-drivers %s\n", P2V_VERSION);
     return DRIVERS_EXIT_OK;
   }

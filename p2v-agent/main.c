@@ -16,8 +16,12 @@ static void print_usage(FILE *out)
         "  survey [--json] [DISK...] describe this machine: OS, firmware, CPUs,\n"
         "                            memory, disks, NICs, PCI devices\n"
         "\n"
+        "Options:\n"
+        "  -h, --help                this text\n"
+        "  -V, --version             print the version\n"
+        "\n"
         "'p2v-agent COMMAND --help' shows the options of a command.\n"
-        "See docs/p2v-agent.md (man p2v-agent) for the whole story.\n", out);
+        "See 'man 1 p2v-agent' (docs/p2v-agent.md) for the whole story.\n", out);
 }
 
 int main(int argc, char **argv)
@@ -37,7 +41,7 @@ int main(int argc, char **argv)
     print_usage(stdout);
     return EXIT_OK;
   }
-  if (!strcmp(command, "--version")) {
+  if (!strcmp(command, "--version") || !strcmp(command, "-V")) {
     printf("p2v-agent %s\n", P2V_VERSION);
     return EXIT_OK;
   }

@@ -72,7 +72,9 @@ static void print_serve_usage(FILE *out)
         "                            one that sent no request for SEC seconds to make\n"
         "                            room for a new client (300)\n"
         "  -v, --verbose             more messages (twice: debug)\n"
-        "  -h, --help                this text\n", out);
+        "  -h, --help                this text\n"
+        "\n"
+        "See 'man 1 p2v-agent' (docs/p2v-agent.md) for the whole story.\n", out);
 }
 
 /* --tls-certificates DIR: nbdkit's layout, so the same folder serves both. */

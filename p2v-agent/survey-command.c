@@ -20,7 +20,9 @@ static void print_survey_usage(FILE *out)
         "\n"
         "  --json         JSON for programs (the converter reads it)\n"
         "  -v, --verbose  more messages\n"
-        "  -h, --help     this text\n", out);
+        "  -h, --help     this text\n"
+        "\n"
+        "See 'man 1 p2v-agent' (docs/p2v-agent.md) for the whole story.\n", out);
 }
 
 int agent_survey(int argc, char **argv)

@@ -44,12 +44,14 @@ static void print_usage(FILE *out)
         "  --hwcheck           only run the hardware check and print it\n"
         "  -v, --verbose       more messages\n"
         "  -h, --help          this text\n"
-        "  --version           the version\n", out);
+        "  -V, --version       print the version\n"
+        "\n"
+        "See 'man 8 p2v-live' (docs/p2v-live.md) for the whole story.\n", out);
 }
 
 enum {
   OPT_SETTINGS = 256, OPT_DISK, OPT_NO_NETWORK, OPT_LISTEN, OPT_ALL_BLOCKS, OPT_SYSFS, OPT_DEV,
-  OPT_MODULES, OPT_FIRMWARE, OPT_CATALOG, OPT_HWCHECK, OPT_VERSION,
+  OPT_MODULES, OPT_FIRMWARE, OPT_CATALOG, OPT_HWCHECK,
 };
 
 static const struct option long_options[] = {
@@ -66,7 +68,7 @@ static const struct option long_options[] = {
   { "hwcheck", no_argument, NULL, OPT_HWCHECK },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
-  { "version", no_argument, NULL, OPT_VERSION },
+  { "version", no_argument, NULL, 'V' },
   { NULL, 0, NULL, 0 },
 };
 
@@ -152,7 +154,7 @@ int main(int argc, char **argv)
   bool hwcheck_only = false;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "vhV", long_options, NULL)) != -1) {
     switch (c) {
     case OPT_SETTINGS: settings_text = optarg; break;
     case OPT_DISK: {
@@ -176,7 +178,7 @@ int main(int argc, char **argv)
     case OPT_HWCHECK: hwcheck_only = true; break;
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_usage(stdout); return LIVE_EXIT_OK;
-    case OPT_VERSION: printf("p2v-live %s\n", P2V_VERSION); return LIVE_EXIT_OK;
+    case 'V': printf("p2v-live %s\n", P2V_VERSION); return LIVE_EXIT_OK;
     default:
       if (optopt && optopt < 256)
         p2v_error("unknown option '-%c'; see 'p2v-live --help'", optopt);

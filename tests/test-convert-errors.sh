@@ -22,6 +22,25 @@ expect_exit 2 "unknown option '--bogus'" "$P2V_CONVERT" copy nbd://127.0.0.1/ -o
 no_output "$out"
 pass "command line"
 
+# One spelling for TLS options in every command (nbdkit's): --tls-psk FILE
+# and --tls-certificates DIR; run's old --tls-psk-file stays as an alias.
+for cmd in "$P2V_AGENT serve" "$P2V_CONVERT copy" "$P2V_CONVERT run"; do
+    # shellcheck disable=SC2086
+    $cmd --help >"$TEST_DIR/help"
+    grep -Eq -- '--tls-psk FILE( |$)' "$TEST_DIR/help" || fail "'${cmd##*/} --help' lacks --tls-psk FILE"
+    grep -Eq -- '--tls-certificates DIR( |$)' "$TEST_DIR/help" ||
+        fail "'${cmd##*/} --help' lacks --tls-certificates DIR"
+    ! grep -Eq -- '^ *--tls-psk-file' "$TEST_DIR/help" || fail "'${cmd##*/} --help' offers --tls-psk-file"
+done
+for opt in --tls-psk --tls-psk-file; do
+    expect_exit 2 "with --source, TLS goes in the URI .*; --tls-psk and --tls-certificates are for --listen" \
+        "$P2V_CONVERT" run --source nbd://127.0.0.1/ "$opt" "$TEST_DIR/keys.psk" --out "$TEST_DIR/run" --target kvm
+done
+expect_exit 2 "refusing to receive disks on 192.0.2.1:10809 in clear text: use --tls-psk FILE" \
+    "$P2V_CONVERT" run --listen 192.0.2.1:10809 --out "$TEST_DIR/run" --target kvm
+[ ! -e "$TEST_DIR/run" ] || fail "a refused run made its output folder"
+pass "TLS options: one spelling, run's --tls-psk-file an alias"
+
 # Unreachable source: exit 3.
 dead=$(free_port)
 expect_exit 3 "cannot reach source nbd://127.0.0.1:$dead/.*Connection refused" \

@@ -52,7 +52,7 @@ printf '00:03.0 Ethernet controller [0200]: Intel Corporation 82540EM Gigabit Et
 status=0
 "$DRV" check --image "$TEST_DIR/in.iso" --devices "$TEST_DIR/lspci.txt" --catalog "$src" \
     >/dev/null 2>"$TEST_DIR/check.err" || status=$?
-[ "$status" -eq 2 ] || { cat "$TEST_DIR/check.err"; fail "check should exit 2 on the ISO without e1000, not $status"; }
+[ "$status" -eq 3 ] || { cat "$TEST_DIR/check.err"; fail "check should exit 3 on the ISO without e1000, not $status"; }
 grep -q "add module e1000" "$TEST_DIR/check.err" || fail "check does not name e1000"
 
 "$DRV" add --image "$TEST_DIR/in.iso" --from "$src" --module e1000 --out "$TEST_DIR/out.iso" ||

@@ -57,12 +57,12 @@ survey["pci_devices"] = devs
 print(json.dumps(survey))
 PY
 
-# check: exit 2, both missing drivers named with the package to add.
+# check: exit 3 (blockers), both missing drivers named with the package to add.
 status=0
 "$DRV" check --image "$TEST_DIR/initrd.img" --devices "$TEST_DIR/lspci.txt" \
     --catalog "$deb" >"$TEST_DIR/check.out" 2>"$TEST_DIR/check.err" || status=$?
 cat "$TEST_DIR/check.out" "$TEST_DIR/check.err"
-[ "$status" -eq 2 ] || fail "check should exit 2, not $status"
+[ "$status" -eq 3 ] || fail "check should exit 3, not $status"
 grep -q "0000:00:19.0 network controller 8086:10d3: add module e1000e (package $pkg)" "$TEST_DIR/check.err" ||
     fail "check does not name e1000e"
 grep -q "1000:005b: add module megaraid_sas (package $pkg)" "$TEST_DIR/check.err" ||
@@ -74,7 +74,7 @@ pass "check names the missing drivers"
 status=0
 "$DRV" check --image "$TEST_DIR/initrd.img" --devices "$TEST_DIR/survey.json" --json \
     >"$TEST_DIR/check.json" 2>/dev/null || status=$?
-[ "$status" -eq 2 ] || fail "check with a survey should exit 2, not $status"
+[ "$status" -eq 3 ] || fail "check with a survey should exit 3, not $status"
 [ "$(jq -r '[.devices[] | select(.blocker)] | length' "$TEST_DIR/check.json")" = 2 ] ||
     fail "check --json does not list two blockers"
 

@@ -152,12 +152,12 @@ assert j["blockers"] == 0 and j["os"] == "2k19"' "$TEST_DIR/check.json" || fail 
     | grep -q 'viostor/2k19/amd64/viostor.inf' || fail "--os 2k22 did not fall back to 2k19"
 pass "check --windows finds viostor/vioscsi"
 
-# A storage controller nobody drives (LSI MegaRAID SAS 1078): exit 2 naming it.
+# A storage controller nobody drives (LSI MegaRAID SAS 1078): exit 3 (blockers) naming it.
 survey "$TEST_DIR/bad.json" 1af4 1001 1af4 0002 010000  1000 005b 1000 9261 010400
 status=0
 "$DRV" check --windows "$T" --devices "$TEST_DIR/bad.json" --os 2k19 --arch amd64 \
     >"$TEST_DIR/out" 2>"$TEST_DIR/err" || status=$?
-[ "$status" -eq 2 ] || fail "expected exit 2 for 1000:005b, got $status"
+[ "$status" -eq 3 ] || fail "expected exit 3 for 1000:005b, got $status"
 [ "$(wc -l <"$TEST_DIR/err")" -eq 1 ] || { cat "$TEST_DIR/err"; fail "one blocker line expected"; }
 grep -q 'blocker: storage controller 0000:00:04.0 (1000:005b) has no driver for 2k19 amd64.*PCI\\VEN_1000&DEV_005B' \
     "$TEST_DIR/err" || { cat "$TEST_DIR/err"; fail "blocker line does not name 1000:005b"; }
@@ -165,7 +165,7 @@ grep -q 'blocker: storage controller 0000:00:04.0 (1000:005b) has no driver for 
 status=0
 "$DRV" check --windows "$T" --devices "$TEST_DIR/ok.json" --os 2k19 --arch x86 \
     >/dev/null 2>&1 || status=$?
-[ "$status" -eq 2 ] || fail "x86: expected exit 2, got $status"
+[ "$status" -eq 3 ] || fail "x86: expected exit 3, got $status"
 # The .sys missing beside the INF: a blocker that says so.
 cp -r "$T" "$TEST_DIR/nosys"
 rm "$TEST_DIR/nosys/viostor/2k19/amd64/viostor.sys"

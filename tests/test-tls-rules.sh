@@ -108,7 +108,7 @@ converter_done psk
 pass "copy --listen: clear text refused, a PSK accepted"
 
 # ---- p2v-convert run --listen: refused before anything else ----
-refused 2 "p2v-convert: refusing to receive disks on $ADDR:10811 in clear text: use --tls-psk-file FILE, or --insecure on a trusted network" \
+refused 2 "p2v-convert: refusing to receive disks on $ADDR:10811 in clear text: use --tls-psk FILE, or --insecure on a trusted network" \
     "$P2V_CONVERT" run --listen "$ADDR:10811" --out run --target kvm
 [ ! -e run ] || fail "the refused run made its output folder"
 refused 2 "p2v-convert: --insecure is for --listen (a SOURCE URI says nbd:// or nbds:// itself)" \
