@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "convert.h"
+#include "cli/cli.h"
 #include "log.h"
 
 static const struct command {

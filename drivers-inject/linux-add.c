@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "commands.h"
 #include "linux.h"
 #include "log.h"
 

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "cleanup.h"
+#include "commands.h"
 #include "linux.h"
 #include "log.h"
 

@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "commands.h"
 #include "linux.h"
 #include "log.h"
 

@@ -10,9 +10,7 @@
 
 #include "extent-list.h"
 
-/* Called for consecutive ranges; hole means "reads as zeroes, need not be
- * sent".  Return 0 to go on, -1 to stop with an error already reported. */
-typedef int (*p2v_extent_fn)(void *opaque, uint64_t offset, uint64_t length, bool hole);
+/* p2v_extent_fn is in extent-list.h (image writers use it without disks). */
 
 /* What a kind of source must provide.  Sources are opened read-only,
  * always; there is no write operation. */

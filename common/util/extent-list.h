@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Called for consecutive ranges; hole means "reads as zeroes, need not be
+ * sent".  Return 0 to go on, -1 to stop with an error already reported. */
+typedef int (*p2v_extent_fn)(void *opaque, uint64_t offset, uint64_t length, bool hole);
+
 struct p2v_extent {
   uint64_t offset;
   uint64_t length;

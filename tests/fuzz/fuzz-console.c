@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "vm-internal.h"
+#include "check/check.h"
+#include "vm/vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* libFuzzer harness: the kernel catalog JSON the live image reads
- * (drivers-inject/linux-catalog-json.c), then a match of two devices
+ * (common/drivers/linux/catalog-json.c), then a match of two devices
  * against what it loaded.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stddef.h>

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 #include "log.h"
 #include "survey.h"
 

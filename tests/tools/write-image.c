@@ -33,10 +33,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "image.h"
+#include "image/image.h"
 #include "is-zero.h"
 #include "log.h"
-#include "qcow2.h"
 
 typedef struct p2v_image *(*create_fn)(const char *, const struct p2v_sink_options *);
 

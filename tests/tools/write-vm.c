@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "report.h"
-#include "vm.h"
+#include "report/report.h"
+#include "vm/vm.h"
 
 #define MAX_ITEMS 32
 

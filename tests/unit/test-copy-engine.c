@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "convert.h"
+#include "copy/copy.h"
 #include "log.h"
 
 #define CHECK(cond) \

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest-text.h"
+#include "guest/guest-text.h"
 
 static int failures;
 

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "image.h"
+#include "image/image.h"
 #include "log.h"
-#include "qcow2-format.h"
+#include "image/qcow2-format.h"
 
 #define CHECK(cond) \
   do { if (!(cond)) { fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond); exit(1); } } while (0)

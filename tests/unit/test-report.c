@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "report.h"
+#include "report/report.h"
 
 #define CHECK(cond) \
   do { if (!(cond)) { fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond); exit(1); } } while (0)

@@ -1,4 +1,4 @@
-/* Unit test for converter/run-digest.c: the digest of a disk does not
+/* Unit test for converter/copy/digest.c: the digest of a disk does not
  * depend on how its bytes are cut into pieces or in what order they
  * come, zeroes add nothing, and a changed, moved or missing byte shows.
  * SPDX-License-Identifier: GPL-3.0-or-later */
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "run.h"
+#include "copy/copy.h"
 
 #define CHECK(cond) \
   do { if (!(cond)) { fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond); exit(1); } } while (0)

@@ -1,0 +1,43 @@
+/* check/: checks of the converted machine: the boot test that starts it
+ * in qemu (boot-test.c, docs/p2v-convert.md) and its console's text.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef P2V_CHECK_H
+#define P2V_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vm/vm.h"
+
+struct p2v_boot_test_options {
+  const struct p2v_vm *vm;
+  const char *out_dir;         /* the disks' directory; the screenshot goes here */
+  unsigned timeout_seconds;    /* give up after this (default 600) */
+  const char *marker;          /* text on the serial console meaning "booted";
+                                  NULL: a login prompt ("login:") */
+};
+struct p2v_boot_test_result {
+  bool passed;
+  bool used_kvm;               /* false: TCG */
+  double seconds;              /* from qemu start to the marker (or to giving up) */
+  char *console_tail;          /* the serial console's last lines */
+  char *screenshot;            /* PNG path (QMP screendump), NULL if none */
+  char *reason;                /* why it failed; NULL when it passed */
+};
+/* Boot the VM headless in qemu on a throwaway overlay of each disk (the
+ * output is never written); KVM if a probe guest proves it runs, else
+ * TCG (said once; P2V_BOOT_TEST_ACCEL=tcg|kvm skips the probe).  The
+ * screenshot is out_dir/boot-test.png; overlays and logs live in a folder
+ * under $TMPDIR, removed at the end.  0 when the test ran (passed or not,
+ * see r; r->reason says why not), -1 when it could not run (reported:
+ * missing disk, qemu-img or qemu failing to start, no OVMF for UEFI). */
+int p2v_boot_test(const struct p2v_boot_test_options *o, struct p2v_boot_test_result *r);
+void p2v_boot_test_result_clear(struct p2v_boot_test_result *r);
+
+/* The last max_lines lines of a guest's serial console output, for
+ * people: terminal escape sequences, carriage returns and NULs removed,
+ * other control bytes and invalid UTF-8 as '?', trailing blank lines
+ * dropped.  Malloc'd; NULL on no memory (not reported). */
+char *p2v_console_clean(const char *buf, size_t len, unsigned max_lines);
+
+#endif

@@ -1,0 +1,70 @@
+/* Private to the guest-*.c files: the open guest and the helpers the
+ * Linux conversion steps share.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef P2V_GUEST_INTERNAL_H
+#define P2V_GUEST_INTERNAL_H
+
+#include <guestfs.h>
+
+#include "guest/guest.h"
+#include "guest/guest-text.h"
+
+struct p2v_guest {
+  guestfs_h *g;
+  struct p2v_guest_info info;
+  char *strings[8];            /* what info's strings point to */
+  char **devices;              /* the appliance's disks, in source order */
+  size_t ndisks;
+};
+
+/* guest-launch.c: add the overlays and launch, KVM first, then TCG. */
+guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks);
+/* Report libguestfs's last error as "WHAT: ERROR". */
+void p2v_guest_error(guestfs_h *g, const char *what);
+
+/* linux/util.c: files in the guest, as text. */
+/* 0 with *text the file's content (NUL-terminated), or NULL when the file
+ * does not exist; -1 reported. */
+int gl_read(struct p2v_guest *gg, const char *path, char **text);
+bool gl_exists(struct p2v_guest *gg, const char *path);
+int gl_write(struct p2v_guest *gg, const char *path, const char *text); /* via PATH.p2v-tmp, rename */
+/* Run a shell command in the guest; its output (caller frees) or NULL with
+ * the error reported as "WHAT failed in the guest: ...". */
+char *gl_sh(struct p2v_guest *gg, const char *what, const char *cmd);
+/* The first of the NULL-terminated paths that exists in the guest, or NULL. */
+const char *gl_first(struct p2v_guest *gg, const char *const *paths);
+
+/* linux/devices.c: "/dev/sda1" -> "UUID=..." (or the target's own
+ * name when the filesystem has no UUID); NULL when spec is not a disk name
+ * we rewrite.  Caller frees. */
+char *gl_device_spec(struct p2v_guest *gg, enum p2v_target target, const char *spec);
+/* Rewrite every disk name in a kernel command line (root=, resume=);
+ * returns a new string and sets *changed. */
+char *gl_rewrite_cmdline(struct p2v_guest *gg, enum p2v_target target, const char *cmdline,
+                         bool *changed);
+int gl_convert_devices(struct p2v_guest *gg, const struct p2v_convert_options *o,
+                       struct p2v_changes *changes);
+
+/* The steps, each 0 or -1 reported. */
+struct gl_plan {
+  enum { GL_INITRAMFS_TOOLS, GL_DRACUT, GL_MKINITRD } tool;
+  const char *tool_path;
+  char **kernels;              /* versions under /lib/modules with the disk driver */
+  size_t nkernels;
+  const char *drivers[8];      /* modules to put in the initramfs (those the kernels have) */
+  size_t ndrivers;
+};
+int gl_preflight(struct p2v_guest *gg, const struct p2v_convert_options *o, struct gl_plan *plan);
+void gl_plan_free(struct gl_plan *plan);
+int gl_convert_bootloader(struct p2v_guest *gg, const struct p2v_convert_options *o,
+                          struct p2v_changes *changes);
+int gl_convert_initramfs(struct p2v_guest *gg, const struct gl_plan *plan,
+                         struct p2v_changes *changes);
+int gl_convert_network(struct p2v_guest *gg, const struct p2v_convert_options *o,
+                       struct p2v_changes *changes);
+int gl_convert_console(struct p2v_guest *gg, const struct p2v_convert_options *o,
+                       struct p2v_changes *changes);
+int gl_disable_vendor_agents(struct p2v_guest *gg, const struct p2v_convert_options *o,
+                             struct p2v_changes *changes);
+
+#endif

@@ -1,0 +1,508 @@
+/* p2v-convert copy SOURCE -o OUTPUT, and copy --listen ADDR:PORT -o DIR
+ * (the source dials in and offers its disks and survey, docs/dial-in.md):
+ * the job around the copy engine, once cli/copy-command.c parsed the
+ * command line.  Every output is written as
+ * NAME.part and renamed to NAME only once complete (the sink's finish
+ * succeeded), so a file named NAME is always complete; on failure NAME.part
+ * is removed (there is no resume yet).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "human-size.h"
+#include "log.h"
+#include "run/run.h"
+
+/* ---- one error line per failure ---- */
+
+static struct progress *log_progress;   /* the bar to clear before a message */
+static bool in_copy;                    /* a copy_image() is running */
+static bool copy_error_printed;         /* during this copy */
+static bool any_error_printed;          /* during this command */
+/* During the space estimate the first error is held, not printed: a
+ * stall is then shown, any other failure becomes a warning (the copy
+ * goes on without the check; its engine retries what failed). */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool holding;
+static char held_error[512];
+
+/* During one copy, errors after the first are consequences of it (other
+ * threads failing as the copy stops), so only the first is shown unless
+ * -v.  Outside a copy (between disks with --listen, waiting for the next
+ * dial) every error is shown: each is a failure of its own. */
+static void log_sink(enum p2v_log_level level, const char *message)
+{
+  static const char *const prefix[] = { "", "warning: ", "", "debug: " };
+  if (level == P2V_LOG_ERROR && holding) {
+    pthread_mutex_lock(&held_lock);
+    if (!held_error[0])
+      snprintf(held_error, sizeof held_error, "%s", message);
+    pthread_mutex_unlock(&held_lock);
+    return;
+  }
+  if (level == P2V_LOG_ERROR) {
+    if (in_copy && copy_error_printed && p2v_log_verbosity() < 1)
+      return;
+    if (in_copy)
+      copy_error_printed = true;
+    any_error_printed = true;
+  }
+  progress_clear_line(log_progress);
+  fprintf(stderr, "%s: %s%s\n", p2v_program_name(), prefix[level], message);
+}
+
+/* The format asked for, or implied by the output's extension. */
+static const struct p2v_format *pick_format(const struct copy_args *a)
+{
+  if (a->format) {
+    const struct p2v_format *f = p2v_format_find(a->format);
+    if (!f)
+      p2v_error("unknown format '%s'; -O takes qcow2, vmdk, vmdk-stream or raw", a->format);
+    return f;
+  }
+  const struct p2v_format *f = p2v_format_for_path(a->output);
+  if (!f)
+    p2v_error("cannot tell the format from the name %s; add -O qcow2, vmdk, vmdk-stream or raw",
+              a->output);
+  return f;
+}
+
+/* ---- the output file ---- */
+
+/* Refuse to overwrite without --force; with it, only a leftover .part is
+ * removed now (output itself is replaced by the final rename).  0, or the
+ * exit code with the error reported. */
+static int check_output(const char *output, const char *part, bool force)
+{
+  struct stat st;
+  if (lstat(output, &st) == 0) {
+    if (!force) {
+      p2v_error("output %s exists; use --force to replace it", output);
+      return EXIT_OUTPUT_EXISTS;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+      p2v_error("output %s exists and is not a regular file; not replacing it", output);
+      return EXIT_OUTPUT_EXISTS;
+    }
+  }
+  if (lstat(part, &st) == 0) {
+    if (!force) {
+      p2v_error("%s exists (another copy running, or one that was stopped); "
+                "remove it or use --force", part);
+      return EXIT_OUTPUT_EXISTS;
+    }
+    if (unlink(part) == -1) {
+      p2v_error("cannot remove %s: %m", part);
+      return EXIT_FAILURE_OTHER;
+    }
+  }
+  return 0;
+}
+
+/* Rename OUTPUT.part to OUTPUT and make the rename durable. */
+static int commit_output(const char *part, const char *output)
+{
+  if (rename(part, output) == -1) {
+    p2v_error("cannot rename %s to %s: %m", part, output);
+    return -1;
+  }
+  CLEANUP_FREE char *copy = strdup(output);
+  if (copy) {
+    CLEANUP_CLOSE int dir = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0)
+      fsync(dir);
+  }
+  return 0;
+}
+
+int copy_exit_code(enum copy_result r, int signo)
+{
+  switch (r) {
+  case COPY_OK: return EXIT_OK;
+  case COPY_READ_ERROR: return EXIT_READ_ERROR;
+  case COPY_DISK_FULL: return EXIT_DISK_FULL;
+  case COPY_STALLED: return EXIT_STALLED;
+  case COPY_INTERRUPTED: return 128 + (signo ? signo : SIGINT);
+  case COPY_WRITE_ERROR:
+  case COPY_FAILED: break;
+  }
+  return EXIT_FAILURE_OTHER;
+}
+
+int copy_open_exit_code(enum p2v_open_failure why)
+{
+  switch (why) {
+  case P2V_OPEN_UNREACHABLE: return EXIT_UNREACHABLE;
+  case P2V_OPEN_NO_EXPORT: return EXIT_NO_EXPORT;
+  case P2V_OPEN_TLS: return EXIT_TLS;
+  case P2V_OPEN_FAILED: break;
+  }
+  return EXIT_FAILURE_OTHER;
+}
+
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Copy source (closed here) into output, written as part and renamed
+ * once complete, and print the summary.  start: when the copy began, for
+ * the summary's time.  Returns the exit code. */
+static int copy_one(const struct copy_args *a, const struct p2v_format *format,
+                    struct p2v_image *source, const char *source_name,
+                    const char *output, const char *part, unsigned connections,
+                    double start)
+{
+  /* From here on there is a file to clean up: the engine waits for the
+   * stop signals itself (a signal that comes earlier stays pending until
+   * it does), and every thread it starts inherits the mask.  Before, the
+   * default action is right: a Ctrl-C during a slow connect just ends. */
+  sigset_t stop_signals, old_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+
+  struct p2v_sink_options sink_options = { .size = source->size, .compress = a->compress,
+                                           .cluster_size = a->cluster_size,
+                                           .final_path = output };
+  struct p2v_image *sink = format->create(part, &sink_options);
+  if (!sink) {
+    int err = errno;
+    source->ops->close(source);
+    return err == ENOSPC || err == EDQUOT ? EXIT_DISK_FULL
+         : err == EEXIST ? EXIT_OUTPUT_EXISTS : EXIT_FAILURE_OTHER;
+  }
+
+  struct progress *progress = progress_new(a->progress, a->progress_fd);
+  log_progress = progress;
+  copy_error_printed = false;
+  in_copy = true;
+
+  struct copy_options options = {
+    .connections = connections, .requests = a->requests, .writers = a->threads,
+    .chunk_size = a->chunk_size, .stall_timeout = a->stall_timeout, .progress = progress,
+  };
+  struct copy_stats stats;
+  int signo = 0;
+  enum copy_result result = copy_image(source, sink, &options, &stats, &signo);
+  source->ops->close(source);
+
+  if (result == COPY_OK && sink->ops->finish(sink) == -1)
+    result = errno == ENOSPC || errno == EDQUOT ? COPY_DISK_FULL : COPY_WRITE_ERROR;
+  sink->ops->close(sink);
+  if (result == COPY_OK && commit_output(part, output) == -1)
+    result = COPY_WRITE_ERROR;
+  stats.seconds = now() - start;
+
+  if (result != COPY_OK) {
+    progress_clear_line(progress);
+    unlink(part);
+  } else
+    progress_end(progress, stats.size, stats.size);
+  log_progress = NULL;
+  in_copy = false;
+  progress_free(progress);
+
+  int status = copy_exit_code(result, signo);
+  if (result == COPY_OK) {
+    struct summary s = { source_name, output, format->name, &stats };
+    if (a->json ? summary_print_json(&s) == -1 : (summary_print_text(&s), false))
+      status = EXIT_FAILURE_OTHER;
+    fflush(stdout);
+  }
+  /* Between copies (--listen) a Ctrl-C ends the command at once again;
+   * every output so far is complete. */
+  if (status == EXIT_OK)
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  return status;
+}
+
+/* The unit the output allocates in: a data extent takes whole units. */
+static uint64_t allocation_unit(const struct copy_args *a, const struct p2v_format *format)
+{
+  if (!strcmp(format->name, "qcow2"))
+    return a->cluster_size ? a->cluster_size : QCOW2_DEFAULT_CLUSTER_SIZE;
+  if (!strcmp(format->name, "raw"))
+    return 4096;
+  return 64 * 1024;              /* a VMDK grain */
+}
+
+/* Before the first byte is written: the format can hold the disk (qcow2
+ * with its cluster size), and there is room for the source's used bytes
+ * (block status, in the output's allocation units) plus its metadata,
+ * where output goes.  0 go on; else the exit code, reported.  Compressed
+ * outputs may need much less: for them a shortfall is a warning. */
+static int check_space(const struct copy_args *a, const struct p2v_format *format,
+                       struct p2v_image *source, const char *source_name, const char *label,
+                       const char *output)
+{
+  /* A format limit first: it needs no counting. */
+  if (!strcmp(format->name, "qcow2") &&
+      p2v_qcow2_check_size(output, source->size, a->cluster_size) == -1)
+    return EXIT_FAILURE_OTHER;
+
+  pthread_mutex_lock(&held_lock);
+  held_error[0] = '\0';
+  holding = true;
+  pthread_mutex_unlock(&held_lock);
+  struct watchdog *w = watchdog_start(source, a->connect_timeout, source_name);
+  uint64_t used = 0;
+  int r = p2v_image_used_bytes(source, label, allocation_unit(a, format), w, &used);
+  bool stalled = watchdog_stop(w);
+  pthread_mutex_lock(&held_lock);
+  holding = false;
+  pthread_mutex_unlock(&held_lock);
+  if (stalled) {
+    p2v_error("%s", held_error);
+    return EXIT_UNREACHABLE;
+  }
+  if (r == -1) {
+    p2v_warning("cannot tell how much of %s is used (%s); copying without checking the free "
+                "space first", label, held_error[0] ? held_error : "block status failed");
+    return 0;
+  }
+
+  CLEANUP_FREE char *copy = strdup(output);
+  if (!copy) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  const char *dir = dirname(copy);
+  uint64_t avail;
+  if (p2v_free_space(dir, &avail) == -1)
+    return EXIT_FAILURE_OTHER;
+  /* Tables, headers and grain directories: a little over 1 % at worst
+   * for clustered data, plus a few clusters. */
+  uint64_t need = used + used / 64 + (UINT64_C(1) << 20);
+  char hn[P2V_HUMAN_SIZE_MAX], hu[P2V_HUMAN_SIZE_MAX], ha[P2V_HUMAN_SIZE_MAX];
+  p2v_human_size(hn, sizeof hn, need);
+  p2v_human_size(hu, sizeof hu, used);
+  p2v_human_size(ha, sizeof ha, avail);
+  if (avail >= need) {
+    p2v_info("space in %s: need %s, %s free", dir, hn, ha);
+    return 0;
+  }
+  if (a->compress || !strcmp(format->name, "vmdk-stream")) {
+    p2v_warning("%s may not fit in %s: %s of used data uncompressed, %s free; copying "
+                "since compression may make it fit", output, dir, hu, ha);
+    return 0;
+  }
+  p2v_error("not enough space in %s for %s: need %s (%s of used data in the source, plus "
+            "metadata), %s free; free space or write the output elsewhere",
+            dir, output, hn, hu, ha);
+  return EXIT_NO_SPACE;
+}
+
+/* copy SOURCE -o OUTPUT */
+static int copy_uri(const struct copy_args *a, const struct p2v_format *format)
+{
+  CLEANUP_FREE char *part = NULL;
+  if (asprintf(&part, "%s.part", a->output) == -1) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  int r = check_output(a->output, part, a->force);
+  if (r != 0)
+    return r;
+
+  double start = now();
+  enum p2v_open_failure why;
+  struct p2v_image *source = p2v_nbd_open(a->source, &why);
+  if (!source)
+    return copy_open_exit_code(why);
+  if ((r = check_space(a, format, source, a->source, "the export", a->output)) != 0) {
+    source->ops->close(source);
+    return r;
+  }
+  return copy_one(a, format, source, a->source, a->output, part, a->connections, start);
+}
+
+/* Write the survey the source sent as path (via path.part): 0, or -1
+ * reported. */
+static int write_survey(const char *path, const char *part, const char *json, size_t len)
+{
+  int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd == -1) {
+    p2v_error("cannot create %s: %m", part);
+    return -1;
+  }
+  const char *p = json;
+  size_t left = len;
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      p2v_error("cannot write %s: %m", part);
+      goto fail;
+    }
+    p += n;
+    left -= (size_t) n;
+  }
+  if (fsync(fd) == -1) {
+    p2v_error("cannot write %s: %m", part);
+    goto fail;
+  }
+  if (close(fd) == -1) {
+    fd = -1;
+    p2v_error("cannot write %s: %m", part);
+    goto fail;
+  }
+  if (commit_output(part, path) == -1) {
+    unlink(part);
+    return -1;
+  }
+  return 0;
+
+fail:
+  if (fd >= 0)
+    close(fd);
+  unlink(part);
+  return -1;
+}
+
+/* DIR exists as a folder, or is made.  0, or -1 reported. */
+static int make_output_dir(const char *dir)
+{
+  struct stat st;
+  if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+    p2v_error("cannot create the output folder %s: %m", dir);
+    return -1;
+  }
+  if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+    p2v_error("output %s is not a folder; with --listen, -o names the folder to write into",
+              dir);
+    return -1;
+  }
+  return 0;
+}
+
+struct output_name {
+  char *path, *part;
+};
+
+static void free_output_names(struct output_name *o, size_t n)
+{
+  for (size_t i = 0; o && i < n; i++) {
+    free(o[i].path);
+    free(o[i].part);
+  }
+  free(o);
+}
+
+/* copy --listen ADDR:PORT -O FORMAT -o DIR */
+static int copy_dialin(const struct copy_args *a, const struct p2v_format *format)
+{
+  if (make_output_dir(a->output) == -1)
+    return EXIT_FAILURE_OTHER;
+  struct p2v_dialin_options options = {
+    .address = a->listen, .wait_seconds = a->wait,
+    .tls_psk_file = a->tls_psk, .tls_certificates = a->tls_certificates,
+  };
+  enum p2v_open_failure why;
+  struct p2v_dialin *d = p2v_dialin_listen(&options, &why);
+  if (!d)
+    return copy_open_exit_code(why);
+
+  int status = EXIT_FAILURE_OTHER;
+  const char *const *names;
+  size_t n = p2v_dialin_exports(d, &names);
+  size_t survey_len;
+  const char *survey = p2v_dialin_survey(d, &survey_len);
+  /* Every output is checked before anything is written. */
+  struct output_name *out = calloc(n + 1, sizeof *out);
+  if (!out) {
+    p2v_error("out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i <= n; i++) {
+    int r = i < n ? asprintf(&out[i].path, "%s/%s%s", a->output, names[i], format->extension)
+                  : asprintf(&out[i].path, "%s/survey.json", a->output);
+    if (r == -1 || asprintf(&out[i].part, "%s.part", out[i].path) == -1) {
+      out[i].path = out[i].part = NULL;
+      p2v_error("out of memory");
+      goto done;
+    }
+    if (i == n && !survey)
+      break;
+    if ((status = check_output(out[i].path, out[i].part, a->force)) != 0)
+      goto done;
+    status = EXIT_FAILURE_OTHER;
+  }
+  if (survey && write_survey(out[n].path, out[n].part, survey, survey_len) == -1)
+    goto done;
+
+  unsigned connections = p2v_dialin_connections(d);
+  if (connections > a->connections)
+    connections = a->connections;
+  for (size_t i = 0; i < n; i++) {
+    double start = now();
+    struct p2v_image *source = p2v_dialin_open(d, names[i], &why);
+    if (!source) {
+      status = copy_open_exit_code(why);
+      goto done;
+    }
+    CLEANUP_FREE char *label = NULL;
+    if (asprintf(&label, "export %s", names[i]) == -1) {
+      p2v_error("out of memory");
+      source->ops->close(source);
+      status = EXIT_FAILURE_OTHER;
+      goto done;
+    }
+    if ((status = check_space(a, format, source, p2v_dialin_address(d), label,
+                              out[i].path)) != 0) {
+      source->ops->close(source);
+      goto done;
+    }
+    if ((status = copy_one(a, format, source, names[i], out[i].path, out[i].part,
+                           connections, start)) != EXIT_OK)
+      goto done;
+  }
+  status = p2v_dialin_done(d) == 0 ? EXIT_OK : EXIT_FAILURE_OTHER;
+
+done:
+  free_output_names(out, n + 1);
+  p2v_dialin_close(d);
+  return status;
+}
+
+int copy_job(const struct copy_args *a_)
+{
+  struct copy_args a = *a_;
+  const struct p2v_format *format = pick_format(&a);
+  if (!format)
+    return EXIT_USAGE;
+  if (a.compress && strcmp(format->name, "qcow2") != 0) {
+    p2v_error("--compress is for qcow2 (vmdk-stream always compresses)");
+    return EXIT_USAGE;
+  }
+  if (a.cluster_size && strcmp(format->name, "qcow2") != 0) {
+    p2v_error("--cluster-size is for qcow2 (VMDK grains are 64 KiB)");
+    return EXIT_USAGE;
+  }
+  p2v_nbd_set_connect_timeout(a.connect_timeout);
+
+  signal(SIGPIPE, SIG_IGN);
+  p2v_log_set_sink(log_sink);
+  int status = a.listen ? copy_dialin(&a, format) : copy_uri(&a, format);
+  /* Every failure says why in one line; a path that forgot to is a bug,
+   * but the person running the command still gets a line. */
+  if (status != EXIT_OK && !any_error_printed)
+    p2v_error("failed with exit code %d but no reason was given (a bug); run again with "
+              "-vv and report the output", status);
+  return status;
+}

@@ -1,0 +1,457 @@
+/* p2v-convert run: migrate a whole machine.  The order of the phases,
+ * each timed into the report; whatever fails, the report is written
+ * (with the phase that failed) and the exit code says why.
+ *
+ *   preflight ─▶ inspect ─▶ convert ─▶ copy ─▶ metadata ─▶ verify ─▶ boot-test
+ *   (seconds)    (overlays backed by the source; nothing big written yet)
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "report/report.h"
+#include "run/run.h"
+#include "survey.h"
+
+/* ---- messages: one line per failure, the first kept for the report ---- */
+
+static char first_error[1024];
+
+static void log_sink(enum p2v_log_level level, const char *message)
+{
+  static const char *const prefix[] = { "", "warning: ", "", "debug: " };
+  if (level == P2V_LOG_ERROR) {
+    if (first_error[0] && p2v_log_verbosity() < 1)
+      return;
+    if (!first_error[0])
+      snprintf(first_error, sizeof first_error, "%s", message);
+  }
+  fprintf(stderr, "%s: %s%s\n", p2v_program_name(), prefix[level], message);
+}
+
+/* What run is doing now, one line per phase, in log_sink's format: a
+ * migration takes minutes, so a person at a terminal (or -v) sees where
+ * it is.  Not otherwise: a script sees one line when it fails. */
+static void __attribute__((format(printf, 1, 2))) announce(const char *fmt, ...)
+{
+  if (!isatty(STDERR_FILENO) && p2v_log_verbosity() < 1)
+    return;
+  char message[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "%s: %s\n", p2v_program_name(), message);
+}
+
+double run_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* ---- the report: created once the VM's name is known; phases that
+ * end before are kept until then ---- */
+
+struct pending_phase {
+  const char *phase;
+  double seconds;
+  bool ok;
+  char *reason;
+};
+static struct pending_phase pending[8];
+static size_t npending;
+
+static void ensure_report(struct run *run)
+{
+  if (run->report)
+    return;
+  const char *target = run->target == P2V_TARGET_VMWARE ? "vmware" : "kvm";
+  run->report = p2v_report_new(run->source ? run->source : run->listen, target,
+                               run->name ? run->name : "unnamed");
+  for (size_t i = 0; i < npending; i++) {
+    if (run->report)
+      p2v_report_phase(run->report, pending[i].phase, pending[i].seconds, pending[i].ok,
+                       pending[i].reason);
+    free(pending[i].reason);
+  }
+  npending = 0;
+}
+
+void run_phase(struct run *run, const char *phase, double start, bool ok, const char *reason)
+{
+  double seconds = run_now() - start;
+  if (!ok && !reason)
+    reason = first_error[0] ? first_error : "failed";
+  if (!ok)
+    run->failed_phase = phase;
+  if (run->report) {
+    p2v_report_phase(run->report, phase, seconds, ok, reason);
+    return;
+  }
+  if (npending < sizeof pending / sizeof pending[0])
+    pending[npending++] = (struct pending_phase) { phase, seconds, ok,
+                                                   reason ? strdup(reason) : NULL };
+}
+
+/* ---- the VM's name ---- */
+
+/* Letters, digits, '.', '_' and '-' (file names and VM names); at most 64. */
+static char *clean_name(const char *s)
+{
+  if (!s || !*s || !strcmp(s, "unknown"))
+    return NULL;
+  char *n = strndup(s, 64);
+  if (!n)
+    return NULL;
+  for (char *p = n; *p; p++)
+    if (!isalnum((unsigned char) *p) && *p != '.' && *p != '_' && *p != '-')
+      *p = '_';
+  return n;
+}
+
+/* ---- phases ---- */
+
+static int inspect_and_convert(struct run *run)
+{
+  struct p2v_guest_disk *gd = calloc(run->ndisks, sizeof *gd);
+  if (!gd) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  for (size_t i = 0; i < run->ndisks; i++) {
+    struct run_disk *d = &run->disks[i];
+    CLEANUP_FREE char *safe = clean_name(d->export_name);
+    if (asprintf(&d->overlay, "%s/%zu-%s.qcow2", run->work_dir, i, safe ? safe : "disk") == -1) {
+      free(gd);
+      p2v_error("out of memory");
+      return EXIT_FAILURE_OTHER;
+    }
+    /* size 0: the overlay takes its backing file's size (libguestfs needs -1
+     * with a backing file). */
+    gd[i] = (struct p2v_guest_disk) { d->local_uri, d->overlay };
+  }
+
+  double t = run_now();
+  enum p2v_guest_failure why = P2V_GUEST_FAILED;
+  struct p2v_guest *g = p2v_guest_open(gd, run->ndisks, &why);
+  free(gd);
+  if (!g) {
+    run_phase(run, "inspect", t, false, NULL);
+    return why == P2V_GUEST_NO_OS || why == P2V_GUEST_UNSUPPORTED ? EXIT_NO_OS : EXIT_CONVERT;
+  }
+  const struct p2v_guest_info *info = p2v_guest_info(g);
+  const char *fields[] = { info->type, info->distro, info->product_name, info->arch,
+                           info->hostname, info->root, info->osinfo };
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    run->guest_strings[i] = strdup(fields[i] ? fields[i] : "unknown");
+  run->guest = *info;
+  run->guest.type = run->guest_strings[0];
+  run->guest.distro = run->guest_strings[1];
+  run->guest.product_name = run->guest_strings[2];
+  run->guest.arch = run->guest_strings[3];
+  run->guest.hostname = run->guest_strings[4];
+  run->guest.root = run->guest_strings[5];
+  run->guest.osinfo = run->guest_strings[6];
+  if (!run->name)
+    run->name = run->name_buf = clean_name(info->hostname);
+  if (!run->name)
+    run->name = "vm";
+  run_phase(run, "inspect", t, true, NULL);
+  ensure_report(run);
+  if (run->report)
+    p2v_report_guest(run->report, &run->guest);
+
+  t = run_now();
+  struct p2v_convert_options o = {
+    .target = run->target, .survey = run->survey, .keep_mac = true, .serial_console = true,
+  };
+  int r = p2v_guest_convert(g, &o, &run->changes, &why);
+  if (p2v_guest_close(g) == -1 && r == 0)
+    r = -1, why = P2V_GUEST_FAILED;
+  if (run->report)
+    p2v_report_changes(run->report, &run->changes);
+  run_phase(run, "convert", t, r == 0, NULL);
+  if (r == -1)
+    return why == P2V_GUEST_NO_OS || why == P2V_GUEST_UNSUPPORTED ? EXIT_NO_OS : EXIT_CONVERT;
+  return 0;
+}
+
+/* Output names; refuse existing ones unless --force.  0 or exit code. */
+static int plan_outputs(struct run *run)
+{
+  const char *ext = !strcmp(run->format, "qcow2") ? "qcow2"
+                  : !strcmp(run->format, "raw") ? "raw" : "vmdk";
+  for (size_t i = 0; i < run->ndisks; i++) {
+    struct run_disk *d = &run->disks[i];
+    if (d->output)
+      continue;                  /* planned before inspection */
+    CLEANUP_FREE char *safe = clean_name(d->export_name);
+    if (asprintf(&d->output_name, "%s-%s.%s", run->name, safe ? safe : "disk", ext) == -1 ||
+        asprintf(&d->output, "%s/%s", run->out_dir, d->output_name) == -1) {
+      p2v_error("out of memory");
+      return EXIT_FAILURE_OTHER;
+    }
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(run->disks[j].output, d->output)) {
+        p2v_error("exports %s and %s would both be written to %s",
+                  run->disks[j].label, d->label, d->output);
+        return EXIT_USAGE;
+      }
+  }
+  const char *meta[3] = { "xml" };
+  if (run->target == P2V_TARGET_VMWARE && !strcmp(run->format, "vmdk-stream")) {
+    meta[0] = "ovf";
+    meta[1] = "ova";
+  } else if (run->target == P2V_TARGET_VMWARE)
+    meta[0] = "vmx";
+  struct stat st;
+  for (size_t i = 0; i < run->ndisks + 3; i++) {
+    CLEANUP_FREE char *path = NULL;
+    if (i < run->ndisks)
+      path = strdup(run->disks[i].output);
+    else if (meta[i - run->ndisks] &&
+             asprintf(&path, "%s/%s.%s", run->out_dir, run->name, meta[i - run->ndisks]) == -1)
+      path = NULL;
+    if (!path)
+      continue;
+    if (lstat(path, &st) == 0 && !run->force) {
+      p2v_error("output %s exists; use --force to replace it", path);
+      return EXIT_OUTPUT_EXISTS;
+    }
+  }
+  return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  (void) st; (void) flag; (void) ftw;
+  return remove(path);
+}
+
+static void remove_tree(const char *path)
+{
+  if (path)
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* DIR (created if missing), DIR/.p2v-work (must not exist without
+ * --force) and a short directory for Unix sockets.  0 or exit code. */
+static int make_dirs(struct run *run)
+{
+  if (mkdir(run->out_dir, 0755) == -1 && errno != EEXIST) {
+    p2v_error("cannot create output directory %s: %m", run->out_dir);
+    return EXIT_FAILURE_OTHER;
+  }
+  struct stat st;
+  if (stat(run->out_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+    p2v_error("--out %s is not a directory", run->out_dir);
+    return EXIT_USAGE;
+  }
+  if (asprintf(&run->work_dir, "%s/.p2v-work", run->out_dir) == -1) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  if (lstat(run->work_dir, &st) == 0) {
+    if (!run->force) {
+      p2v_error("%s exists (another run in this directory, or one that was stopped); "
+                "remove it or use --force", run->work_dir);
+      char *w = run->work_dir;
+      run->work_dir = NULL;        /* not ours to remove */
+      free(w);
+      return EXIT_OUTPUT_EXISTS;
+    }
+    remove_tree(run->work_dir);
+  }
+  char tmpl[] = "/tmp/p2v-run.XXXXXX";
+  if (!mkdtemp(tmpl) || !(run->socket_dir = strdup(tmpl))) {
+    p2v_error("cannot create a directory in /tmp: %m");
+    return EXIT_FAILURE_OTHER;
+  }
+  return 0;
+}
+
+static int make_work_dir(struct run *run)
+{
+  if (mkdir(run->work_dir, 0700) == -1) {
+    p2v_error("cannot create %s: %m", run->work_dir);
+    return EXIT_FAILURE_OTHER;
+  }
+  return 0;
+}
+
+/* SIGINT/SIGTERM outside the copy: noted here and acted on at the next
+ * phase boundary (libguestfs's qemu, in our process group, gets a
+ * Ctrl-C too, so a long call ends soon); a second one ends the process
+ * at once.  During the copy they are blocked and the engine waits for
+ * them itself (run-copy.c). */
+static volatile sig_atomic_t stop_signal;
+
+static void note_signal(int signo)
+{
+  stop_signal = signo;
+}
+
+static void catch_stop_signals(void)
+{
+  struct sigaction sa = { .sa_handler = note_signal, .sa_flags = SA_RESETHAND };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+static bool interrupted(int *code)
+{
+  if (!stop_signal)
+    return false;
+  p2v_error("interrupted by %s", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+  *code = 128 + stop_signal;
+  return true;
+}
+
+static void release(struct run *run)
+{
+  run_serve_stop(run);
+  for (size_t i = 0; i < run->ndisks; i++) {
+    struct run_disk *d = &run->disks[i];
+    if (d->source)
+      d->source->ops->close(d->source);
+    free(d->export_name);
+    free(d->uri);
+    free(d->local_uri);
+    free(d->overlay);
+    free(d->output);
+    free(d->output_name);
+    p2v_extent_list_clear(&d->changed);
+    pthread_mutex_destroy(&d->digest_lock);
+  }
+  free(run->disks);
+  if (run->dialin)
+    p2v_dialin_close(run->dialin);
+  if (run->work_dir && !run->keep_work)
+    remove_tree(run->work_dir);
+  else if (run->work_dir)
+    fprintf(stderr, "%s: overlays kept in %s\n", p2v_program_name(), run->work_dir);
+  if (run->socket_dir)
+    remove_tree(run->socket_dir);
+  free(run->work_dir);
+  free(run->socket_dir);
+  free(run->survey_json);
+  p2v_survey_free(run->survey);
+  p2v_changes_clear(&run->changes);
+  for (size_t i = 0; i < sizeof run->guest_strings / sizeof run->guest_strings[0]; i++)
+    free(run->guest_strings[i]);
+  free(run->name_buf);
+  if (run->report)
+    p2v_report_free(run->report);
+}
+
+static int finish(struct run *run, int code)
+{
+  ensure_report(run);
+  if (run->report) {
+    if (code == 0)
+      p2v_report_result(run->report, true, "converted");
+    else
+      p2v_report_result(run->report, false, first_error[0] ? first_error : "failed");
+    if (p2v_report_write(run->report, run->out_dir) == -1 && code == 0)
+      code = EXIT_FAILURE_OTHER;
+    if (run->json) {
+      const char *json = p2v_report_json(run->report);
+      if (json)
+        printf("%s\n", json);
+    }
+  }
+  if (code == 0 && !run->json)
+    printf("converted %s: %zu disk%s, %s/%s.%s, report in %s/report.txt\n", run->name,
+           run->ndisks, run->ndisks == 1 ? "" : "s", run->out_dir, run->name,
+           run->target == P2V_TARGET_KVM ? "xml"
+           : !strcmp(run->format, "vmdk-stream") ? "ova" : "vmx", run->out_dir);
+  release(run);
+  return code;
+}
+
+int run_pipeline(const struct run *options)
+{
+  struct run run = *options;     /* its state is filled in and released here */
+  int r;
+  first_error[0] = '\0';
+  p2v_log_set_sink(log_sink);
+  p2v_nbd_set_connect_timeout(run.connect_timeout);
+  signal(SIGPIPE, SIG_IGN);
+  if (!getenv("LIBGUESTFS_CACHEDIR") && access("/var/tmp", W_OK) == 0)
+    setenv("LIBGUESTFS_CACHEDIR", "/var/tmp", 0);
+
+  catch_stop_signals();
+  run_digest_init();
+
+  if ((r = make_dirs(&run)) != 0)
+    return finish(&run, r);
+
+  /* 1. preflight */
+  announce("checking the source, its survey and the space in %s", run.out_dir);
+  double t = run_now();
+  r = run_preflight(&run);
+  if (r == 0 && !run.name && run.survey)
+    run.name = run.name_buf = clean_name(run.survey->hostname);
+  if (r != 0) {
+    run_phase(&run, "preflight", t, false, NULL);
+    return finish(&run, r);
+  }
+  if (interrupted(&r))
+    return finish(&run, r);
+
+  /* Existing outputs: refused now if the name is known already. */
+  if (run.name && (r = plan_outputs(&run)) != 0) {
+    run_phase(&run, "preflight", t, false, NULL);
+    return finish(&run, r);
+  }
+  run_phase(&run, "preflight", t, true, NULL);
+
+  /* 2. inspect and convert, on overlays, before any bulk copy */
+  if ((r = make_work_dir(&run)) != 0 || (r = run_serve_start(&run) == -1 ? EXIT_FAILURE_OTHER : 0))
+    return finish(&run, r);
+  announce("inspecting and converting the guest on overlays (nothing is copied before this succeeds)");
+  r = inspect_and_convert(&run);
+  if (r != 0 || interrupted(&r))
+    return finish(&run, r);
+  ensure_report(&run);
+  if ((r = plan_outputs(&run)) != 0)
+    return finish(&run, r);
+
+  /* 3. copy, with the changes laid over the source */
+  announce("copying %zu disk%s with the conversion's changes", run.ndisks, run.ndisks == 1 ? "" : "s");
+  if ((r = run_copy(&run)) != 0 || interrupted(&r))
+    return finish(&run, r);
+
+  /* 4. metadata */
+  announce("writing the VM's description");
+  if ((r = run_metadata(&run)) != 0 || interrupted(&r))
+    return finish(&run, r);
+
+  /* 5. verify, boot test */
+  if (run.verify != RUN_VERIFY_NONE)
+    announce("verifying the output%s", run.ndisks == 1 ? "" : "s");
+  if ((r = run_verify(&run)) != 0 || interrupted(&r))
+    return finish(&run, r);
+  if (run.boot_test)
+    announce("boot test: starting %s in qemu, waiting for its login prompt (at most %u s)",
+             run.name, run.boot_timeout);
+  if (run.boot_test && (r = run_boot_test(&run)) != 0)
+    return finish(&run, r);
+  if (run.dialin)
+    p2v_dialin_done(run.dialin);
+  return finish(&run, 0);
+}

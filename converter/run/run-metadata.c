@@ -1,0 +1,116 @@
+/* run's metadata phase: the VM's description from the survey (CPUs,
+ * memory, NICs and their MACs) and the guest (firmware, OS), written as
+ * libvirt XML (kvm) or .vmx, OVF and OVA (vmware).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "report/report.h"
+#include "run/run.h"
+#include "survey.h"
+#include "vm/vm.h"
+
+#define DEFAULT_VCPUS  2
+#define DEFAULT_MEMORY (UINT64_C(2) << 30)
+
+/* The description run_metadata and the boot test share; arrays owned by
+ * the caller's buffers. */
+int run_describe_vm(struct run *run, struct run_vm *v)
+{
+  *v = (struct run_vm) { .disks = calloc(run->ndisks, sizeof *v->disks) };
+  if (!v->disks) {
+    p2v_error("out of memory");
+    return -1;
+  }
+  struct p2v_vm_disk *disks = v->disks;
+  struct p2v_vm_nic *nics = v->nics;
+  const size_t max_nics = RUN_MAX_NICS;
+  const struct p2v_survey *s = run->survey;
+  unsigned vcpus = run->vcpus;
+  if (!vcpus && s && s->cpus.threads != P2V_SURVEY_UNKNOWN && s->cpus.threads > 0)
+    vcpus = s->cpus.threads > 512 ? 512 : (unsigned) s->cpus.threads;
+  if (!vcpus && s && s->cpus.cores != P2V_SURVEY_UNKNOWN && s->cpus.cores > 0)
+    vcpus = s->cpus.cores > 512 ? 512 : (unsigned) s->cpus.cores;
+  uint64_t memory = run->memory;
+  if (!memory && s && s->memory_bytes != P2V_SURVEY_UNKNOWN && s->memory_bytes >= (64u << 20))
+    memory = s->memory_bytes;
+
+  for (size_t i = 0; i < run->ndisks; i++) {
+    struct stat st;
+    disks[i] = (struct p2v_vm_disk) {
+      .path = run->disks[i].output_name, .format = run->format,
+      .virtual_size = run->disks[i].size,
+      .file_size = stat(run->disks[i].output, &st) == 0 ? (uint64_t) st.st_size : 0,
+    };
+  }
+  size_t nnics = 0;
+  for (size_t i = 0; s && i < s->nnics && nnics < max_nics; i++)
+    if (!s->nics[i].is_virtual && s->nics[i].mac)
+      nics[nnics++] = (struct p2v_vm_nic) { s->nics[i].mac, s->nics[i].name };
+  if (nnics == 0 && max_nics > 0)
+    nics[nnics++] = (struct p2v_vm_nic) { NULL, NULL };   /* one NIC, MAC from the hypervisor */
+
+  const char *host = s && s->hostname ? s->hostname : run->guest.hostname;
+  snprintf(v->description, sizeof v->description, "%s, from p2v of host %s",
+           run->guest.product_name ? run->guest.product_name : "unknown OS",
+           host ? host : "unknown");
+  v->vm = (struct p2v_vm) {
+    .name = run->name, .target = run->target,
+    .vcpus = vcpus ? vcpus : DEFAULT_VCPUS,
+    .memory_bytes = memory ? memory : DEFAULT_MEMORY,
+    .uefi = run->guest.uefi, .os_type = run->guest.type, .osinfo = run->guest.osinfo,
+    .description = v->description, .disks = disks, .ndisks = run->ndisks,
+    .nics = nics, .nnics = nnics,
+  };
+  return 0;
+}
+
+void run_vm_clear(struct run_vm *v)
+{
+  free(v->disks);
+  v->disks = NULL;
+}
+
+static int write_one(struct run *run, const struct p2v_vm *vm, const char *ext, const char *kind,
+                     int (*writer)(const struct p2v_vm *, const char *, const char *))
+{
+  CLEANUP_FREE char *file = NULL;   /* relative to the output directory */
+  if (asprintf(&file, "%s.%s", run->name, ext) == -1) {
+    p2v_error("out of memory");
+    return -1;
+  }
+  if (writer(vm, run->out_dir, file) == -1)
+    return -1;
+  p2v_report_file(run->report, kind, file);
+  return 0;
+}
+
+int run_metadata(struct run *run)
+{
+  double t = run_now();
+  struct run_vm v;
+  if (run_describe_vm(run, &v) == -1) {
+    run_phase(run, "metadata", t, false, NULL);
+    return EXIT_FAILURE_OTHER;
+  }
+  const struct p2v_vm vm = v.vm;
+  int r;
+  if (run->target == P2V_TARGET_KVM)
+    r = write_one(run, &vm, "xml", "libvirt", p2v_vm_write_libvirt);
+  else if (!strcmp(run->format, "vmdk-stream")) {
+    /* streamOptimized (the default): what OVF and OVA carry, for ESXi
+     * and Workstation to import; a .vmx cannot run such a disk. */
+    r = write_one(run, &vm, "ovf", "ovf", p2v_vm_write_ovf);
+    if (r == 0)
+      r = write_one(run, &vm, "ova", "ova", p2v_vm_write_ova);
+  } else
+    /* monolithicSparse (-O vmdk): a .vmx that Workstation opens as is. */
+    r = write_one(run, &vm, "vmx", "vmx", p2v_vm_write_vmx);
+  run_vm_clear(&v);
+  run_phase(run, "metadata", t, r == 0, NULL);
+  return r == 0 ? 0 : EXIT_FAILURE_OTHER;
+}
