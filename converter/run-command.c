@@ -58,11 +58,15 @@ static void print_usage(FILE *out)
         "  --json                   print the report (report.json) on stdout\n"
         "  --force                  replace existing outputs\n"
         "  --keep-work              keep the overlays in DIR/.p2v-work\n"
+        "  --keep-disks             vmware with OVA: keep the disks and the OVF beside the\n"
+        "                           OVA that holds them (default: the OVA only)\n"
         "  -v, --verbose            more messages (twice: debug)\n"
         "\n"
-        "Outputs: DIR/NAME-EXPORT.EXT per disk; DIR/NAME.xml (kvm), NAME.ovf + NAME.ova\n"
-        "(vmware, vmdk-stream) or NAME.vmx (vmware, -O vmdk); DIR/report.json and\n"
-        "report.txt (always, also on failure); the boot test's screenshot.\n"
+        "Outputs: DIR/NAME-EXPORT.EXT per disk (EXPORT without its .img, .raw ...)\n"
+        "and DIR/NAME.xml (kvm) or NAME.vmx (vmware, -O vmdk); for vmware with\n"
+        "vmdk-stream, DIR/NAME.ova only, written once the disks are verified (and\n"
+        "boot-tested); DIR/report.json and report.txt (always, also on failure);\n"
+        "the boot test's screenshot.\n"
         "\n"
         "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable, 4 no such\n"
         "export, 5 TLS failure, 6 output exists, 7 disk full, 8 source read error,\n"
@@ -159,7 +163,7 @@ void run_phase(struct run *run, const char *phase, double start, bool ok, const 
 enum {
   OPT_SOURCE = 256, OPT_LISTEN, OPT_PSK, OPT_CERTS, OPT_WAIT, OPT_OUT, OPT_TARGET, OPT_NAME,
   OPT_BOOT_TEST, OPT_BOOT_TIMEOUT, OPT_JSON, OPT_VCPUS, OPT_MEMORY, OPT_FORCE, OPT_VERIFY,
-  OPT_KEEP_WORK, OPT_CONNECTIONS, OPT_INSECURE,
+  OPT_KEEP_WORK, OPT_KEEP_DISKS, OPT_CONNECTIONS, OPT_INSECURE,
 };
 
 static const struct option long_options[] = {
@@ -180,6 +184,7 @@ static const struct option long_options[] = {
   { "force",            no_argument,       NULL, OPT_FORCE },
   { "verify",           required_argument, NULL, OPT_VERIFY },
   { "keep-work",        no_argument,       NULL, OPT_KEEP_WORK },
+  { "keep-disks",       no_argument,       NULL, OPT_KEEP_DISKS },
   { "connections",      required_argument, NULL, OPT_CONNECTIONS },
   { "insecure",         no_argument,       NULL, OPT_INSECURE },
   { "verbose",          no_argument,       NULL, 'v' },
@@ -233,6 +238,7 @@ static int parse_args(int argc, char **argv, struct run *run)
     case OPT_JSON: run->json = true; break;
     case OPT_FORCE: run->force = true; break;
     case OPT_KEEP_WORK: run->keep_work = true; break;
+    case OPT_KEEP_DISKS: run->keep_disks = true; break;
     case OPT_INSECURE: run->insecure = true; break;
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_usage(stdout); return 1;
@@ -319,6 +325,11 @@ static int parse_args(int argc, char **argv, struct run *run)
     p2v_error("--target vmware writes VMDK: -O vmdk-stream (default, with OVA) or vmdk");
     return -1;
   }
+  if (run->keep_disks && !run_writes_ova(run)) {
+    p2v_error("--keep-disks applies to an OVA (--target vmware, -O vmdk-stream); "
+              "the other outputs keep their disks anyway");
+    return -1;
+  }
   if (run->name && !*run->name) {
     p2v_error("--name must not be empty");
     return -1;
@@ -340,6 +351,48 @@ static char *clean_name(const char *s)
     if (!isalnum((unsigned char) *p) && *p != '.' && *p != '_' && *p != '-')
       *p = '_';
   return n;
+}
+
+/* A disk image's extension at the end of name (".raw"), or NULL. */
+static const char *image_extension(const char *name)
+{
+  static const char *const exts[] = {
+    ".img", ".raw", ".qcow2", ".qcow", ".vmdk", ".vhd", ".vhdx", ".vdi", ".dd", NULL,
+  };
+  const char *dot = strrchr(name, '.');
+  if (!dot || dot == name)
+    return NULL;
+  for (size_t i = 0; exts[i]; i++)
+    if (!strcasecmp(dot, exts[i]))
+      return dot;
+  return NULL;
+}
+
+/* clean_name of export_name without its image extension ("disk.raw" ->
+ * "disk"); "disk" for the default export. */
+static char *stem_of(const char *export_name)
+{
+  CLEANUP_FREE char *safe = clean_name(export_name);
+  if (!safe)
+    return strdup("disk");
+  const char *ext = image_extension(safe);
+  return ext ? strndup(safe, (size_t) (ext - safe)) : strdup(safe);
+}
+
+char *run_disk_stem(const char *const *export_names, size_t n, size_t i)
+{
+  char *stem = stem_of(export_names[i]);
+  for (size_t j = 0; stem && j < n; j++) {
+    if (j == i)
+      continue;
+    CLEANUP_FREE char *other = stem_of(export_names[j]);
+    if (!other || !strcmp(stem, other)) {     /* a clash: the extension stays */
+      free(stem);
+      CLEANUP_FREE char *safe = clean_name(export_names[i]);
+      return strdup(safe ? safe : "disk");
+    }
+  }
+  return stem;
 }
 
 /* ---- phases ---- */
@@ -397,6 +450,7 @@ static int inspect_and_convert(struct run *run)
   t = run_now();
   struct p2v_convert_options o = {
     .target = run->target, .survey = run->survey, .keep_mac = true, .serial_console = true,
+    .vm_mac = run->vm_mac[0] ? run->vm_mac : NULL,
   };
   int r = p2v_guest_convert(g, &o, &run->changes, &why);
   if (p2v_guest_close(g) == -1 && r == 0)
@@ -414,12 +468,19 @@ static int plan_outputs(struct run *run)
 {
   const char *ext = !strcmp(run->format, "qcow2") ? "qcow2"
                   : !strcmp(run->format, "raw") ? "raw" : "vmdk";
+  CLEANUP_FREE const char **exports = calloc(run->ndisks + 1, sizeof *exports);
+  if (!exports) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  for (size_t i = 0; i < run->ndisks; i++)
+    exports[i] = run->disks[i].export_name;
   for (size_t i = 0; i < run->ndisks; i++) {
     struct run_disk *d = &run->disks[i];
     if (d->output)
       continue;                  /* planned before inspection */
-    CLEANUP_FREE char *safe = clean_name(d->export_name);
-    if (asprintf(&d->output_name, "%s-%s.%s", run->name, safe ? safe : "disk", ext) == -1 ||
+    CLEANUP_FREE char *stem = run_disk_stem(exports, run->ndisks, i);
+    if (!stem || asprintf(&d->output_name, "%s-%s.%s", run->name, stem, ext) == -1 ||
         asprintf(&d->output, "%s/%s", run->out_dir, d->output_name) == -1) {
       p2v_error("out of memory");
       return EXIT_FAILURE_OTHER;
@@ -432,9 +493,9 @@ static int plan_outputs(struct run *run)
       }
   }
   const char *meta[3] = { "xml" };
-  if (run->target == P2V_TARGET_VMWARE && !strcmp(run->format, "vmdk-stream")) {
-    meta[0] = "ovf";
-    meta[1] = "ova";
+  if (run_writes_ova(run)) {
+    meta[0] = "ova";
+    meta[1] = run->keep_disks ? "ovf" : NULL;
   } else if (run->target == P2V_TARGET_VMWARE)
     meta[0] = "vmx";
   struct stat st;
@@ -643,7 +704,8 @@ int convert_run(int argc, char **argv)
   run_phase(&run, "preflight", t, true, NULL);
 
   /* 2. inspect and convert, on overlays, before any bulk copy */
-  if ((r = make_work_dir(&run)) != 0 || (r = run_serve_start(&run) == -1 ? EXIT_FAILURE_OTHER : 0))
+  if ((r = make_work_dir(&run)) != 0 || (r = run_serve_start(&run) == -1 ? EXIT_FAILURE_OTHER : 0) ||
+      (r = run_choose_vm_mac(&run) == -1 ? EXIT_FAILURE_OTHER : 0))
     return finish(&run, r);
   announce("inspecting and converting the guest on overlays (nothing is copied before this succeeds)");
   r = inspect_and_convert(&run);
@@ -673,6 +735,15 @@ int convert_run(int argc, char **argv)
              run.name, run.boot_timeout);
   if (run.boot_test && (r = run_boot_test(&run)) != 0)
     return finish(&run, r);
+  if (interrupted(&r))
+    return finish(&run, r);
+
+  /* 6. the OVA, of verified disks only */
+  if (run_writes_ova(&run)) {
+    announce("packing the OVA");
+    if ((r = run_package(&run)) != 0)
+      return finish(&run, r);
+  }
   if (run.dialin)
     p2v_dialin_done(run.dialin);
   return finish(&run, 0);

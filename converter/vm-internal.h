@@ -94,6 +94,11 @@ void p2v_qmp_close(struct qmp *q);
  * other control bytes and invalid UTF-8 as '?', trailing blank lines
  * dropped.  Malloc'd; NULL on no memory (not reported). */
 char *p2v_console_clean(const char *buf, size_t len, unsigned max_lines);
+/* One console line (len bytes, no newline) that reports a failure the
+ * way systemd does ("[FAILED] Failed to start networking.service ..."):
+ * the line cleaned as above from its "[FAILED]" on, malloc'd; NULL when
+ * the line is no such report (or on no memory). */
+char *p2v_console_failed_line(const char *line, size_t len);
 
 /* ---- vm-ovf.c ---- */
 

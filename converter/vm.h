@@ -68,7 +68,11 @@ struct p2v_boot_test_result {
   char *console_tail;          /* the serial console's last lines */
   char *screenshot;            /* PNG path (QMP screendump), NULL if none */
   char *reason;                /* why it failed; NULL when it passed */
+  char **warnings;             /* "[FAILED] ..." lines the guest printed (systemd's failed
+                                  units), cleaned, each once, at most P2V_BOOT_TEST_MAX_WARNINGS */
+  size_t nwarnings;
 };
+#define P2V_BOOT_TEST_MAX_WARNINGS 32
 /* Boot the VM headless in qemu on a throwaway overlay of each disk (the
  * output is never written); KVM if a probe guest proves it runs, else
  * TCG (said once; P2V_BOOT_TEST_ACCEL=tcg|kvm skips the probe).  The
