@@ -3,7 +3,8 @@
 #   - a 1 MiB raw disk whose boot sector prints "p2v-test login:" on COM1
 #     passes, on the KVM target's hardware (virtio-blk) and on VMware's
 #     (pvscsi, vmxnet3); the screenshot is a PNG (file(1) says so); the
-#     disk is unchanged (it was only a backing file);
+#     disk is unchanged (it was only a backing file); a "[FAILED]" line
+#     (systemd's, with its colours) is the result's one warning;
 #   - a disk whose boot sector prints "Missing operating system" and halts
 #     fails: the marker was not seen within the timeout, the console tail
 #     says what the guest printed, with its escape sequences removed;
@@ -73,11 +74,19 @@ pass "bootable disk passes on virtio-blk in $(field kvm.json seconds) s, screens
 
 export P2V_BOOT_TEST_ACCEL=tcg
 rm -f boot-test.png
-"$W" boot-test . --target vmware --disk good.raw:raw --nic 00:50:56:00:00:01 --timeout 60 >vmw.json ||
+# A unit that failed on the way (systemd's colours, twice: recorded once).
+failed_line=$'[\x1b[0;1;31mFAILED\x1b[0m] Failed to start networking.service - Raise network interfaces.\r\n'
+mbr failed.raw "SeaBIOS is done"$'\r\n'"$failed_line$failed_line"$'See the log.\r\np2v-test login: \r\n'
+"$W" boot-test . --target vmware --disk failed.raw:raw --nic 00:50:56:00:00:01 --timeout 60 >vmw.json ||
     fail "boot test did not run (VMware target)"
 [ "$(field vmw.json passed)" = True ] || { cat vmw.json >&2; fail "bootable disk did not pass on pvscsi"; }
 [ -s boot-test.png ] || fail "no screenshot (VMware target)"
 pass "bootable disk passes on pvscsi + vmxnet3"
+"$PYTHON" -c 'import json,sys; w=json.load(open(sys.argv[1]))["boot_test"]["warnings"]; sys.exit(w != ["[FAILED] Failed to start networking.service - Raise network interfaces."])' vmw.json ||
+    { cat vmw.json >&2; fail "the failed unit is not the boot test's one warning"; }
+"$PYTHON" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["boot_test"]["warnings"] != [])' kvm.json ||
+    fail "a clean boot has warnings"
+pass "a [FAILED] line on the console is recorded once as a warning; a clean boot has none"
 
 # ESC [ 2 J (clear screen) before the text: must not reach the tail.
 mbr bad.raw $'\x1b[2JMissing operating system\r\n'

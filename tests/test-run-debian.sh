@@ -4,7 +4,9 @@
 # drivers) served by p2v-agent.  Before: its own kernel and initramfs
 # cannot find the root on virtio-blk (the initramfs says so on the serial
 # console).  After: the boot test reaches a login prompt, the report lists
-# the changes, the libvirt XML validates, the output equals the converted
+# the changes and no failed unit (the guest's enp2s0 is pinned to the MAC
+# of the VM's one NIC: a .link file in the output), the disk is named
+# without the export's .raw, the libvirt XML validates, the output equals the converted
 # overlay (qemu-img compare, the overlay re-pointed at the agent) and
 # the source image is unchanged.
 # labels: slow
@@ -53,11 +55,30 @@ jq -e '.result.ok == true' "$TEST_DIR/stdout.json" >/dev/null || fail "--json di
 
 disk=$out/$(jq -r '.disks[0].output' "$out/report.json")
 [ -f "$disk" ] || fail "no output disk $disk"
+[ "$(basename "$disk")" = "deb-$(basename "$img" .raw).qcow2" ] ||
+    fail "output disk $(basename "$disk"): the export's .raw was kept"
 qemu-img check -q "$disk" || fail "qemu-img check finds errors in $disk"
 jq -e '.boot_test.passed == true' "$out/report.json" >/dev/null ||
     { jq '.boot_test' "$out/report.json" >&2; fail "the boot test did not pass"; }
 [ -s "$(jq -r '.boot_test.screenshot' "$out/report.json")" ] || fail "no boot test screenshot"
 pass "after: the boot test reached a login prompt in $(jq .boot_test.seconds "$out/report.json") s"
+# A clean boot: no unit failed.  Before the NIC was pinned, ifupdown's
+# enp2s0 did not exist on the VM and networking.service failed.
+jq -e '.boot_test.warnings == []' "$out/report.json" >/dev/null ||
+    { jq '.boot_test.warnings' "$out/report.json" >&2; fail "the boot test saw failed units"; }
+! grep -q "^  warning: " "$out/report.txt" || { grep "^  warning: " "$out/report.txt" >&2; fail "report.txt has warnings"; }
+pass "no failed unit during the boot (report.json and report.txt)"
+
+# The image's survey describes no host: the VM's one NIC got a MAC of
+# run's choosing, and the guest's one configured interface is pinned to it.
+mac=$(sed -n "s/.*<mac address='\([^']*\)'.*/\1/p" "$out/deb.xml")
+[[ "$mac" =~ ^52:54:00(:[0-9a-f]{2}){3}$ ]] || fail "deb.xml: no generated MAC for the one NIC ('$mac')"
+[ "$(grep -c "<interface " "$out/deb.xml")" = 1 ] || fail "deb.xml: not exactly one NIC"
+guestfish --ro -a "$disk" -m /dev/sda1 cat /etc/systemd/network/10-p2v-enp2s0.link >"$TEST_DIR/link" ||
+    fail "no .link file for enp2s0 in the output"
+grep -qx "MACAddress=$mac" "$TEST_DIR/link" && grep -qx "Name=enp2s0" "$TEST_DIR/link" ||
+    { cat "$TEST_DIR/link" >&2; fail "the .link file does not pin enp2s0 to $mac"; }
+pass "enp2s0 pinned to the VM's MAC $mac"
 
 for area in fstab bootloader initramfs; do
     jq -e --arg a "$area" '[.changes[] | select(.area == $a)] | length > 0' "$out/report.json" \

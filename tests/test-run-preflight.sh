@@ -1,7 +1,8 @@
 #!/bin/bash
 # p2v-convert run: what preflight stops, before anything is written but
 # the report: an unreachable source, too little space in --out (a real
-# 24 MiB tmpfs), a disk too big for VMDK, bad command lines.
+# 24 MiB tmpfs), a disk too big for VMDK, bad command lines; output disk
+# names (the export's image extension dropped unless two would clash).
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/convert-helpers.sh"
 source "$(dirname "$0")/run-helpers.sh"
@@ -49,6 +50,24 @@ expect_run_exit 6 "output $TEST_DIR/exists/web01-disk.qcow2 exists; use --force"
 [ ! -e "$TEST_DIR/exists/.p2v-work" ] || fail "a work directory was left"
 pass "existing output refused before inspection"
 
+# Output names drop the export's image extension (disk.raw -> NAME-disk.qcow2),
+# unless two exports would then share a name (disk.raw and disk.img keep
+# theirs); seen through the refusal of an existing output.
+mkdir "$TEST_DIR/exports" "$TEST_DIR/names"
+truncate -s 1M "$TEST_DIR/exports/disk.raw"
+port=$(free_port)
+start_nbdkit "$port" file dir="$TEST_DIR/exports"
+echo keep >"$TEST_DIR/names/web01-disk.qcow2"
+expect_run_exit 6 "output $TEST_DIR/names/web01-disk.qcow2 exists" \
+    "$P2V_CONVERT" run --source "nbd://127.0.0.1:$port/disk.raw" --out "$TEST_DIR/names" \
+    --target kvm --name web01
+truncate -s 1M "$TEST_DIR/exports/disk.img"
+echo keep >"$TEST_DIR/names/web01-disk.img.qcow2"
+expect_run_exit 6 "output $TEST_DIR/names/web01-disk.img.qcow2 exists" \
+    "$P2V_CONVERT" run --source "nbd://127.0.0.1:$port" --out "$TEST_DIR/names" \
+    --target kvm --name web01
+pass "disk names: the export's extension dropped, kept where two would clash"
+
 # A 3 TiB disk cannot be a VMDK (2 TiB at most): caught before inspection.
 port=$(free_port)
 start_nbdkit "$port" null size=3T
@@ -65,5 +84,7 @@ expect_exit 2 "--target vmware writes VMDK" \
     "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target vmware -O qcow2
 expect_exit 2 "--memory takes a size" \
     "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --memory 12
+expect_exit 2 "--keep-disks applies to an OVA" \
+    "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --keep-disks
 [ ! -e "$TEST_DIR/x" ] || fail "a usage error created the output directory"
 pass "usage errors"

@@ -1,10 +1,13 @@
 #!/bin/bash
 # p2v-convert run --target vmware on the Debian 12 guest, the source
 # dialling in (p2v-agent serve --connect to run --listen): a
-# streamOptimized VMDK, OVF and OVA; the OVA lists with tar (OVF first),
-# its disk reads with qemu-img and equals the output VMDK, the manifest's
-# SHA-256 sums match the members; --verify=full (qemu-img compare against
-# the converted overlay) passes; the agent learns that the copy is done.
+# streamOptimized VMDK verified in full (qemu-img compare against the
+# converted overlay), then packed: the OVA alone is left (no loose VMDK or
+# OVF); it lists with tar (OVF first), its disk (named without the
+# export's .raw) reads with qemu-img, the manifest's SHA-256 sums match the
+# members; the agent learns that the copy is done.  With --keep-disks
+# (a second run, served by the agent), the VMDK and OVF stay beside the
+# OVA, which holds the same VMDK byte for byte.
 # labels: slow
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/convert-helpers.sh"
@@ -28,20 +31,25 @@ timeout 30 tail --pid="$agent_pid" -f /dev/null || fail "the agent did not end a
 wait "$agent_pid" || status=$?
 [ "$status" -eq 0 ] || { cat "$TEST_DIR/agent.log" >&2; fail "the agent exited $status"; }
 pass "dial-in: the agent ended with 0 once the copy was done"
-[ -f "$out/web01.ovf" ] && [ -f "$out/web01.ova" ] || fail "no OVF or OVA"
-vmdk=$out/$(jq -r '.disks[0].output' "$out/report.json")
-qemu-img info --output=json "$vmdk" | jq -e '.format == "vmdk"' >/dev/null || fail "$vmdk is not a VMDK"
+# The OVA only: its disk and OVF are not left beside it.
+[ -f "$out/web01.ova" ] || fail "no OVA"
+vmdk_name=$(jq -r '.disks[0].output' "$out/report.json")
+[ "$vmdk_name" = "web01-$(basename "$img" .raw).vmdk" ] || fail "disk name $vmdk_name kept the export's .raw"
+extra=$(cd "$out" && ls -A | grep -v -x -e web01.ova -e report.json -e report.txt -e .p2v-work || true)
+[ -z "$extra" ] || fail "beside the OVA: $extra"
 jq -e '.verification | length > 0 and all(.passed) and all(.detail | test("^full"))' \
     "$out/report.json" >/dev/null || fail "full verification missing or failed"
-pass "vmdk-stream, OVF, OVA written; full verification passed"
+[ "$(report_phase "$out" package)" = ok ] || fail "phase package: $(report_phase "$out" package)"
+pass "vmdk-stream verified in full, then packed: web01.ova alone in $out"
 
 tar tf "$out/web01.ova" >"$TEST_DIR/members" || fail "tar cannot list the OVA"
 [ "$(head -1 "$TEST_DIR/members")" = web01.ovf ] || fail "the OVF is not the OVA's first member"
-grep -qx "$(basename "$vmdk")" "$TEST_DIR/members" || fail "the OVA lacks $(basename "$vmdk")"
+grep -qx "$vmdk_name" "$TEST_DIR/members" || fail "the OVA lacks $vmdk_name"
 mkdir "$TEST_DIR/ova"
 tar xf "$out/web01.ova" -C "$TEST_DIR/ova"
-qemu-img compare "$TEST_DIR/ova/$(basename "$vmdk")" "$vmdk" >/dev/null ||
-    fail "the OVA's disk differs from the output"
+vmdk=$TEST_DIR/ova/$vmdk_name
+qemu-img info --output=json "$vmdk" | jq -e '.format == "vmdk"' >/dev/null || fail "$vmdk is not a VMDK"
+qemu-img check -q "$vmdk" || fail "qemu-img check finds errors in the OVA's disk"
 pass "OVA: $(tr '\n' ' ' <"$TEST_DIR/members")"
 
 mf=$(ls "$TEST_DIR"/ova/*.mf)
@@ -56,3 +64,18 @@ while read -r line; do
 done <"$mf"
 [ "$n" -ge 2 ] || fail "manifest lists $n files"
 pass "manifest: $n SHA-256 sums correct"
+
+# --keep-disks: the disk and the OVF stay beside the OVA, which holds the
+# same disk byte for byte.
+port=$(free_port)
+start_agent "$port" "$img"
+keep=$TEST_DIR/keep
+"$P2V_CONVERT" run --source "nbd://127.0.0.1:$port" --out "$keep" --target vmware \
+    --name web01 --keep-disks 2>"$TEST_DIR/err" ||
+    { cat "$TEST_DIR/err" >&2; fail "p2v-convert run --keep-disks failed"; }
+[ -f "$keep/web01.ova" ] && [ -f "$keep/web01.ovf" ] && [ -f "$keep/$vmdk_name" ] ||
+    fail "--keep-disks: not all of web01.ova, web01.ovf and $vmdk_name: $(ls "$keep")"
+mkdir "$TEST_DIR/ova2"
+tar xf "$keep/web01.ova" -C "$TEST_DIR/ova2"
+cmp "$TEST_DIR/ova2/$vmdk_name" "$keep/$vmdk_name" || fail "--keep-disks: the OVA's disk differs from the kept one"
+pass "--keep-disks: OVA, OVF and the disk it holds, identical"

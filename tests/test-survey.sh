@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # p2v-agent survey against tools nobody on the team wrote: hostname, nproc,
 # /proc/meminfo, ip, lspci, lsblk, parted and dumpe2fs; the JSON against
-# docs/survey.schema.json.
+# docs/survey.schema.json.  An image file's survey has no host facts.
 source "$(dirname "$0")/functions.sh"
 requires jq parted mkfs.ext4 dumpe2fs lspci ip nproc hostname lsblk
 [ -x "$P2V_AGENT" ] || skip "$P2V_AGENT is not built"
@@ -28,16 +28,16 @@ parted -s -m "$img" unit B print >"$TEST_DIR/parted"
 part_start() { awk -F: -v n="$1" '$1 == n { sub("B", "", $2); print $2 }' "$TEST_DIR/parted"; }
 part_size() { awk -F: -v n="$1" '$1 == n { sub("B", "", $4); print $4 }' "$TEST_DIR/parted"; }
 
-"$P2V_AGENT" survey --json "$img" >"$TEST_DIR/survey.json" 2>"$TEST_DIR/survey.err" ||
-    { cat "$TEST_DIR/survey.err" >&2; fail "p2v-agent survey --json $img failed"; }
-s=$TEST_DIR/survey.json
+# The machine: surveyed with its own disks (no DISK given).
+"$P2V_AGENT" survey --json >"$TEST_DIR/all.json" 2>"$TEST_DIR/all.err" ||
+    { cat "$TEST_DIR/all.err" >&2; fail "p2v-agent survey --json failed"; }
+s=$TEST_DIR/all.json
 jq -e . "$s" >/dev/null || fail "survey --json is not JSON"
 q() { jq -r "$1" "$s"; }
 expect() {  # expect WHAT GOT WANTED
     [ "$2" = "$3" ] || fail "$1: survey says '$2', expected '$3'"
 }
 
-# The machine.
 expect schema_version "$(q .schema_version)" 1
 expect hostname "$(q .hostname)" "$(hostname)"
 expect memory_bytes "$(q .memory_bytes)" "$(( $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024 ))"
@@ -73,6 +73,18 @@ q '.pci_devices[] | "\(.slot) \(.class_code) \(.vendor_id) \(.device_id) \(.subs
 diff -u "$TEST_DIR/lspci" "$TEST_DIR/pci" || fail "PCI devices differ from lspci -n -mm"
 expect "PCI device count" "$(q '.pci_devices | length')" "$(lspci -n -mm | wc -l)"
 pass "$(wc -l <"$TEST_DIR/pci") PCI devices match lspci"
+
+# An image file: the machine in it is not this host, so none of this
+# host's facts is given as its; the disk says it is a file.
+"$P2V_AGENT" survey --json "$img" >"$TEST_DIR/survey.json" 2>"$TEST_DIR/survey.err" ||
+    { cat "$TEST_DIR/survey.err" >&2; fail "p2v-agent survey --json $img failed"; }
+s=$TEST_DIR/survey.json
+jq -e . "$s" >/dev/null || fail "survey --json $img is not JSON"
+expect "image: host facts" "$(q '[.hostname, .firmware, .secure_boot, .memory_bytes, .cpus.model,
+    .cpus.sockets, .cpus.cores, .cpus.threads, .os.family, .os.id, .os.name, .os.version,
+    .os.kernel, .os.arch] | map(tostring) | join(" ")')" "$(printf 'null%.0s ' {1..14} | sed 's/ $//')"
+expect "image: NICs and PCI devices" "$(q '[(.nics | length), (.pci_devices | length)] | join(" ")')" "0 0"
+pass "an image file's survey gives no host facts (all null, no NICs, no PCI devices)"
 
 # The disk image.
 expect "disk count" "$(q '.disks | length')" 1
@@ -119,9 +131,9 @@ if [ -n "$validator" ]; then
         fail "the schema accepts a negative size"
     pass "JSON validates against docs/survey.schema.json (jsonschema)"
 else
-    jq -e '(.schema_version == 1) and (.hostname | type == "string")
-           and (.os | type == "object") and (.cpus.threads | type == "number")
-           and (.memory_bytes | type == "number") and (.firmware | IN("bios", "uefi", null))
+    jq -e '(.schema_version == 1) and (.hostname | type == "string" or . == null)
+           and (.os | type == "object") and (.cpus.threads | type == "number" or . == null)
+           and (.memory_bytes | type == "number" or . == null) and (.firmware | IN("bios", "uefi", null))
            and (.disks | all(.[]; (.size_bytes | type == "number") and (.used_bytes <= .size_bytes)))
            and (.nics | all(.[]; (.name | type == "string") and (.addresses | type == "array")))
            and (.pci_devices | all(.[]; .class_code | test("^[0-9a-f]{6}$")))' "$s" >/dev/null ||
@@ -130,16 +142,16 @@ else
 fi
 
 # Text for people: the host and every disk.
+"$P2V_AGENT" survey >"$TEST_DIR/host.txt" 2>/dev/null || fail "p2v-agent survey failed"
+grep -qF "$(hostname)" "$TEST_DIR/host.txt" || fail "text survey does not mention the hostname"
 "$P2V_AGENT" survey "$img" >"$TEST_DIR/survey.txt" 2>/dev/null || fail "p2v-agent survey $img failed"
-grep -qF "$(hostname)" "$TEST_DIR/survey.txt" || fail "text survey does not mention the hostname"
 grep -qF "$img" "$TEST_DIR/survey.txt" || fail "text survey does not mention $img"
 grep -qF p2vtest "$TEST_DIR/survey.txt" || fail "text survey does not mention the ext4 label"
-pass "text output names the host, the disk and its filesystem"
+grep -qF "the disks are image files" "$TEST_DIR/survey.txt" || fail "text survey does not say the disks are image files"
+pass "text output names the host, or the disk image and its filesystem"
 
 # Without DISK: the machine's real disks, as lsblk lists them (less loop,
 # zram, dm, md, nbd, optical, floppy and empty devices).
-"$P2V_AGENT" survey --json >"$TEST_DIR/all.json" 2>"$TEST_DIR/all.err" ||
-    { cat "$TEST_DIR/all.err" >&2; fail "p2v-agent survey --json failed"; }
 lsblk -d -b -n -J -o NAME,SIZE | jq -r '.blockdevices[]
     | select(.name | test("^(loop|ram|zram|dm-|md|nbd|sr|fd)") | not) | select(.size > 0)
     | "\(.name) \(.size)"' | sort >"$TEST_DIR/lsblk"

@@ -167,6 +167,16 @@ static uint64_t collect_memory(void)
   return P2V_SURVEY_UNKNOWN;
 }
 
+/* Are the disks to describe all image files (none a block device)? */
+static bool only_image_files(const char *const *disk_paths, size_t ndisks)
+{
+  struct stat st;
+  for (size_t i = 0; i < ndisks; i++)
+    if (stat(disk_paths[i], &st) == -1 || !S_ISREG(st.st_mode))
+      return false;
+  return ndisks > 0;
+}
+
 static struct p2v_survey *collect(const char *const *disk_paths,
                                   struct p2v_disk *const *opened, size_t ndisks)
 {
@@ -176,6 +186,17 @@ static struct p2v_survey *collect(const char *const *disk_paths,
     return NULL;
   }
   s->schema_version = P2V_SURVEY_SCHEMA_VERSION;
+  if (only_image_files(disk_paths, ndisks)) {
+    /* The machine in the images is not the one running the survey: its
+     * facts stay unknown rather than borrowed from this host. */
+    s->os.family = P2V_OS_UNKNOWN;
+    s->firmware = P2V_FIRMWARE_UNKNOWN;
+    s->secure_boot = P2V_UNKNOWN;
+    s->cpus.sockets = s->cpus.cores = s->cpus.threads = P2V_SURVEY_UNKNOWN;
+    s->memory_bytes = P2V_SURVEY_UNKNOWN;
+    survey_linux_disks(s, disk_paths, opened, ndisks);
+    return s;
+  }
   struct utsname u;
   if (uname(&u) == 0)
     s->hostname = survey_clean(u.nodename);

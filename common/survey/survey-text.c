@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "survey.h"
 
@@ -147,9 +148,20 @@ static void print_pci_device(const struct p2v_survey_pci_device *p, FILE *fp)
   fputc('\n', fp);
 }
 
+/* Image files only: the survey describes no machine (survey-linux.c). */
+static bool only_image_files(const struct p2v_survey *s)
+{
+  for (size_t i = 0; i < s->ndisks; i++)
+    if (!s->disks[i].bus || strcmp(s->disks[i].bus, "file") != 0)
+      return false;
+  return s->ndisks > 0 && !s->hostname;
+}
+
 void p2v_survey_print_text(const struct p2v_survey *s, FILE *fp)
 {
   char b1[32], b2[32], b3[32];
+  if (only_image_files(s))
+    fputs("(the disks are image files: the machine in them is not surveyed)\n", fp);
   fputs("hostname:  ", fp);
   put(fp, s->hostname);
   fputs("\nos:        ", fp);

@@ -307,7 +307,43 @@ struct console {
   int fd;
   char *buf;                   /* the last KEEP_BYTES or so of output */
   size_t len;
+  size_t scanned;              /* buf[0..scanned) searched for failure lines */
+  char *failed[P2V_BOOT_TEST_MAX_WARNINGS];
+  size_t nfailed;
 };
+
+char *p2v_console_failed_line(const char *line, size_t len)
+{
+  static const char tag[] = "[FAILED]";
+  CLEANUP_FREE char *clean = p2v_console_clean(line, len, 1);
+  if (!clean)
+    return NULL;
+  const char *p = clean + strspn(clean, " \t");
+  if (strncmp(p, tag, sizeof tag - 1) != 0 || !p[sizeof tag - 1])
+    return NULL;
+  return strdup(p);
+}
+
+/* Record the failure lines among the complete lines not yet searched
+ * (each different line once): they are scanned as they arrive, since the
+ * buffer keeps only the end of the output. */
+static void console_scan(struct console *c)
+{
+  const char *p = c->buf + c->scanned, *end = c->buf + c->len, *nl;
+  while ((nl = memchr(p, '\n', (size_t) (end - p))) != NULL) {
+    char *failed = c->nfailed < P2V_BOOT_TEST_MAX_WARNINGS
+                   ? p2v_console_failed_line(p, (size_t) (nl - p)) : NULL;
+    for (size_t i = 0; failed && i < c->nfailed; i++)
+      if (strcmp(c->failed[i], failed) == 0) {
+        free(failed);
+        failed = NULL;
+      }
+    if (failed)
+      c->failed[c->nfailed++] = failed;
+    p = nl + 1;
+  }
+  c->scanned = (size_t) (p - c->buf);
+}
 
 /* Read what the guest wrote since last time; true once marker is seen. */
 static bool console_poll(struct console *c, const char *path, const char *marker)
@@ -328,10 +364,12 @@ static bool console_poll(struct console *c, const char *path, const char *marker
         drop = c->len;
       memmove(c->buf, c->buf + drop, c->len - drop);
       c->len -= drop;
+      c->scanned = c->scanned > drop ? c->scanned - drop : 0;
       old -= drop < old ? drop : old;
     }
     memcpy(c->buf + c->len, chunk, (size_t) n);
     c->len += (size_t) n;
+    console_scan(c);
     /* Search the new bytes, with enough before them for a marker split across reads. */
     size_t from = old >= mlen ? old - mlen + 1 : 0;
     if (mlen && memmem(c->buf + from, c->len - from, marker, mlen))
@@ -643,7 +681,12 @@ int p2v_boot_test(const struct p2v_boot_test_options *o, struct p2v_boot_test_re
     screenshot(q, o->out_dir, r);
   console_poll(&con, console_path, marker);
   r->console_tail = p2v_console_clean(con.buf, con.len, TAIL_LINES);
-  if (!r->console_tail || (!r->passed && !r->reason)) {
+  if (con.nfailed && (r->warnings = calloc(con.nfailed, sizeof *r->warnings)) != NULL) {
+    memcpy(r->warnings, con.failed, con.nfailed * sizeof *r->warnings);
+    r->nwarnings = con.nfailed;
+    con.nfailed = 0;
+  }
+  if (!r->console_tail || (!r->passed && !r->reason) || (con.nfailed && !r->warnings)) {
     p2v_error("cannot record the boot test's result: out of memory");
     goto out;
   }
@@ -660,6 +703,8 @@ out:
   if (con.fd >= 0)
     close(con.fd);
   free(con.buf);
+  for (size_t i = 0; i < con.nfailed; i++)
+    free(con.failed[i]);
   args_clear(&a);
   nftw(work, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
   if (ret == -1)
@@ -672,5 +717,8 @@ void p2v_boot_test_result_clear(struct p2v_boot_test_result *r)
   free(r->console_tail);
   free(r->screenshot);
   free(r->reason);
+  for (size_t i = 0; i < r->nwarnings; i++)
+    free(r->warnings[i]);
+  free(r->warnings);
   memset(r, 0, sizeof *r);
 }

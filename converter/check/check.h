@@ -23,7 +23,11 @@ struct p2v_boot_test_result {
   char *console_tail;          /* the serial console's last lines */
   char *screenshot;            /* PNG path (QMP screendump), NULL if none */
   char *reason;                /* why it failed; NULL when it passed */
+  char **warnings;             /* "[FAILED] ..." lines the guest printed (systemd's failed
+                                  units), cleaned, each once, at most P2V_BOOT_TEST_MAX_WARNINGS */
+  size_t nwarnings;
 };
+#define P2V_BOOT_TEST_MAX_WARNINGS 32
 /* Boot the VM headless in qemu on a throwaway overlay of each disk (the
  * output is never written); KVM if a probe guest proves it runs, else
  * TCG (said once; P2V_BOOT_TEST_ACCEL=tcg|kvm skips the probe).  The
@@ -39,5 +43,10 @@ void p2v_boot_test_result_clear(struct p2v_boot_test_result *r);
  * other control bytes and invalid UTF-8 as '?', trailing blank lines
  * dropped.  Malloc'd; NULL on no memory (not reported). */
 char *p2v_console_clean(const char *buf, size_t len, unsigned max_lines);
+/* One console line (len bytes, no newline) that reports a failure the
+ * way systemd does ("[FAILED] Failed to start networking.service ..."):
+ * the line cleaned as above from its "[FAILED]" on, malloc'd; NULL when
+ * the line is no such report (or on no memory). */
+char *p2v_console_failed_line(const char *line, size_t len);
 
 #endif

@@ -48,11 +48,15 @@ static void print_usage(FILE *out)
         "  --json                   print the report (report.json) on stdout\n"
         "  --force                  replace existing outputs\n"
         "  --keep-work              keep the overlays in DIR/.p2v-work\n"
+        "  --keep-disks             vmware with OVA: keep the disks and the OVF beside the\n"
+        "                           OVA that holds them (default: the OVA only)\n"
         "  -v, --verbose            more messages (twice: debug)\n"
         "\n"
-        "Outputs: DIR/NAME-EXPORT.EXT per disk; DIR/NAME.xml (kvm), NAME.ovf + NAME.ova\n"
-        "(vmware, vmdk-stream) or NAME.vmx (vmware, -O vmdk); DIR/report.json and\n"
-        "report.txt (always, also on failure); the boot test's screenshot.\n"
+        "Outputs: DIR/NAME-EXPORT.EXT per disk (EXPORT without its .img, .raw ...)\n"
+        "and DIR/NAME.xml (kvm) or NAME.vmx (vmware, -O vmdk); for vmware with\n"
+        "vmdk-stream, DIR/NAME.ova only, written once the disks are verified (and\n"
+        "boot-tested); DIR/report.json and report.txt (always, also on failure);\n"
+        "the boot test's screenshot.\n"
         "\n"
         "Exit codes: 0 done, 1 other error, 2 usage, 3 source unreachable or silent\n"
         "(--connect-timeout), 4 no such export, 5 TLS failure, 6 output exists, 7 disk\n"
@@ -67,7 +71,7 @@ static void print_usage(FILE *out)
 enum {
   OPT_SOURCE = 256, OPT_LISTEN, OPT_PSK, OPT_CERTS, OPT_WAIT, OPT_OUT, OPT_TARGET, OPT_NAME,
   OPT_BOOT_TEST, OPT_BOOT_TIMEOUT, OPT_JSON, OPT_VCPUS, OPT_MEMORY, OPT_FORCE, OPT_VERIFY,
-  OPT_KEEP_WORK, OPT_CONNECTIONS, OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_CLUSTER_SIZE,
+  OPT_KEEP_WORK, OPT_KEEP_DISKS, OPT_CONNECTIONS, OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_CLUSTER_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -89,6 +93,7 @@ static const struct option long_options[] = {
   { "force",            no_argument,       NULL, OPT_FORCE },
   { "verify",           required_argument, NULL, OPT_VERIFY },
   { "keep-work",        no_argument,       NULL, OPT_KEEP_WORK },
+  { "keep-disks",       no_argument,       NULL, OPT_KEEP_DISKS },
   { "connections",      required_argument, NULL, OPT_CONNECTIONS },
   { "insecure",         no_argument,       NULL, OPT_INSECURE },
   { "connect-timeout",  required_argument, NULL, OPT_CONNECT_TIMEOUT },
@@ -144,6 +149,7 @@ static int parse_args(int argc, char **argv, struct run *run)
     case OPT_JSON: run->json = true; break;
     case OPT_FORCE: run->force = true; break;
     case OPT_KEEP_WORK: run->keep_work = true; break;
+    case OPT_KEEP_DISKS: run->keep_disks = true; break;
     case OPT_INSECURE: run->insecure = true; break;
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_usage(stdout); return 1;
@@ -239,6 +245,11 @@ static int parse_args(int argc, char **argv, struct run *run)
   }
   if (run->target == P2V_TARGET_VMWARE && strncmp(run->format, "vmdk", 4)) {
     p2v_error("--target vmware writes VMDK: -O vmdk-stream (default, with OVA) or vmdk");
+    return -1;
+  }
+  if (run->keep_disks && !run_writes_ova(run)) {
+    p2v_error("--keep-disks applies to an OVA (--target vmware, -O vmdk-stream); "
+              "the other outputs keep their disks anyway");
     return -1;
   }
   if (run->name && !*run->name) {

@@ -56,6 +56,8 @@ struct p2v_convert_options {
   enum p2v_target target;
   const struct p2v_survey *survey;   /* NICs (names, MACs, addresses); NULL if none */
   bool keep_mac;               /* the new NIC keeps the source's MAC (default true) */
+  const char *vm_mac;          /* the MAC of the VM's NIC when it has exactly one, else NULL:
+                                  a single configured interface is pinned to it */
   bool serial_console;         /* console=ttyS0 on the kernel command line (default true) */
   const char *vendor_agents_file;    /* data file of services to disable; NULL: built-in path */
 };

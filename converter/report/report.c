@@ -238,6 +238,12 @@ void p2v_report_boot_test(struct p2v_report *r, const struct p2v_boot_test_resul
   add(r, o, "reason", jstr(r, b->reason));
   add(r, o, "screenshot", jstr(r, b->screenshot));
   add(r, o, "console_tail", jstr(r, b->console_tail));
+  json_object *w = json_object_new_array();
+  if (!w)
+    r->failed = true;
+  for (size_t i = 0; w && i < b->nwarnings; i++)
+    append(r, w, jstr(r, b->warnings[i]));
+  add(r, o, "warnings", w);
   add(r, r->root, "boot_test", o);
 }
 
@@ -447,7 +453,16 @@ static void text_boot_test(FILE *fp, json_object *b)
   fprintf(fp, ")\n  %s after %.1f s", json_object_get_boolean(get(b, "passed")) ? "passed" : "FAILED",
           json_object_get_double(get(b, "seconds")));
   put_if(fp, ": ", get_str(b, "reason"), "");
+  json_object *w = get(b, "warnings");
+  size_t nw = w ? json_object_array_length(w) : 0;
+  if (nw)
+    fprintf(fp, ", with %zu warning%s (failures the guest reported)", nw, nw == 1 ? "" : "s");
   fputs("\n", fp);
+  for (size_t i = 0; i < nw; i++) {
+    fputs("  warning: ", fp);
+    p2v_text_escape(fp, json_object_get_string(json_object_array_get_idx(w, i)), false);
+    fputs("\n", fp);
+  }
   put_if(fp, "  screenshot: ", get_str(b, "screenshot"), "\n");
   const char *tail = get_str(b, "console_tail");
   if (tail && *tail) {

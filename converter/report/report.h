@@ -18,7 +18,7 @@ struct p2v_report *p2v_report_new(const char *source, const char *target, const 
 void p2v_report_free(struct p2v_report *r);
 
 /* A phase of the run ("preflight", "inspect", "convert", "copy", "metadata",
- * "verify", "boot-test") and how long it took; ok false with a reason
+ * "verify", "boot-test", "package") and how long it took; ok false with a reason
  * when it failed. */
 void p2v_report_phase(struct p2v_report *r, const char *phase, double seconds,
                       bool ok, const char *reason);

@@ -122,6 +122,48 @@ static char *clean_name(const char *s)
   return n;
 }
 
+/* A disk image's extension at the end of name (".raw"), or NULL. */
+static const char *image_extension(const char *name)
+{
+  static const char *const exts[] = {
+    ".img", ".raw", ".qcow2", ".qcow", ".vmdk", ".vhd", ".vhdx", ".vdi", ".dd", NULL,
+  };
+  const char *dot = strrchr(name, '.');
+  if (!dot || dot == name)
+    return NULL;
+  for (size_t i = 0; exts[i]; i++)
+    if (!strcasecmp(dot, exts[i]))
+      return dot;
+  return NULL;
+}
+
+/* clean_name of export_name without its image extension ("disk.raw" ->
+ * "disk"); "disk" for the default export. */
+static char *stem_of(const char *export_name)
+{
+  CLEANUP_FREE char *safe = clean_name(export_name);
+  if (!safe)
+    return strdup("disk");
+  const char *ext = image_extension(safe);
+  return ext ? strndup(safe, (size_t) (ext - safe)) : strdup(safe);
+}
+
+char *run_disk_stem(const char *const *export_names, size_t n, size_t i)
+{
+  char *stem = stem_of(export_names[i]);
+  for (size_t j = 0; stem && j < n; j++) {
+    if (j == i)
+      continue;
+    CLEANUP_FREE char *other = stem_of(export_names[j]);
+    if (!other || !strcmp(stem, other)) {     /* a clash: the extension stays */
+      free(stem);
+      CLEANUP_FREE char *safe = clean_name(export_names[i]);
+      return strdup(safe ? safe : "disk");
+    }
+  }
+  return stem;
+}
+
 /* ---- phases ---- */
 
 static int inspect_and_convert(struct run *run)
@@ -177,6 +219,7 @@ static int inspect_and_convert(struct run *run)
   t = run_now();
   struct p2v_convert_options o = {
     .target = run->target, .survey = run->survey, .keep_mac = true, .serial_console = true,
+    .vm_mac = run->vm_mac[0] ? run->vm_mac : NULL,
   };
   int r = p2v_guest_convert(g, &o, &run->changes, &why);
   if (p2v_guest_close(g) == -1 && r == 0)
@@ -194,12 +237,19 @@ static int plan_outputs(struct run *run)
 {
   const char *ext = !strcmp(run->format, "qcow2") ? "qcow2"
                   : !strcmp(run->format, "raw") ? "raw" : "vmdk";
+  CLEANUP_FREE const char **exports = calloc(run->ndisks + 1, sizeof *exports);
+  if (!exports) {
+    p2v_error("out of memory");
+    return EXIT_FAILURE_OTHER;
+  }
+  for (size_t i = 0; i < run->ndisks; i++)
+    exports[i] = run->disks[i].export_name;
   for (size_t i = 0; i < run->ndisks; i++) {
     struct run_disk *d = &run->disks[i];
     if (d->output)
       continue;                  /* planned before inspection */
-    CLEANUP_FREE char *safe = clean_name(d->export_name);
-    if (asprintf(&d->output_name, "%s-%s.%s", run->name, safe ? safe : "disk", ext) == -1 ||
+    CLEANUP_FREE char *stem = run_disk_stem(exports, run->ndisks, i);
+    if (!stem || asprintf(&d->output_name, "%s-%s.%s", run->name, stem, ext) == -1 ||
         asprintf(&d->output, "%s/%s", run->out_dir, d->output_name) == -1) {
       p2v_error("out of memory");
       return EXIT_FAILURE_OTHER;
@@ -212,9 +262,9 @@ static int plan_outputs(struct run *run)
       }
   }
   const char *meta[3] = { "xml" };
-  if (run->target == P2V_TARGET_VMWARE && !strcmp(run->format, "vmdk-stream")) {
-    meta[0] = "ovf";
-    meta[1] = "ova";
+  if (run_writes_ova(run)) {
+    meta[0] = "ova";
+    meta[1] = run->keep_disks ? "ovf" : NULL;
   } else if (run->target == P2V_TARGET_VMWARE)
     meta[0] = "vmx";
   struct stat st;
@@ -421,7 +471,8 @@ int run_pipeline(const struct run *options)
   run_phase(&run, "preflight", t, true, NULL);
 
   /* 2. inspect and convert, on overlays, before any bulk copy */
-  if ((r = make_work_dir(&run)) != 0 || (r = run_serve_start(&run) == -1 ? EXIT_FAILURE_OTHER : 0))
+  if ((r = make_work_dir(&run)) != 0 || (r = run_serve_start(&run) == -1 ? EXIT_FAILURE_OTHER : 0) ||
+      (r = run_choose_vm_mac(&run) == -1 ? EXIT_FAILURE_OTHER : 0))
     return finish(&run, r);
   announce("inspecting and converting the guest on overlays (nothing is copied before this succeeds)");
   r = inspect_and_convert(&run);
@@ -451,6 +502,15 @@ int run_pipeline(const struct run *options)
              run.name, run.boot_timeout);
   if (run.boot_test && (r = run_boot_test(&run)) != 0)
     return finish(&run, r);
+  if (interrupted(&r))
+    return finish(&run, r);
+
+  /* 6. the OVA, of verified disks only */
+  if (run_writes_ova(&run)) {
+    announce("packing the OVA");
+    if ((r = run_package(&run)) != 0)
+      return finish(&run, r);
+  }
   if (run.dialin)
     p2v_dialin_done(run.dialin);
   return finish(&run, 0);

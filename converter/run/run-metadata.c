@@ -1,11 +1,16 @@
 /* run's metadata phase: the VM's description from the survey (CPUs,
  * memory, NICs and their MACs) and the guest (firmware, OS), written as
- * libvirt XML (kvm) or .vmx, OVF and OVA (vmware).
+ * libvirt XML (kvm) or .vmx (vmware, vmdk); and the package phase, last:
+ * the OVA (vmware, vmdk-stream) of disks already verified and
+ * boot-tested, which then replaces them.
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -16,6 +21,11 @@
 
 #define DEFAULT_VCPUS  2
 #define DEFAULT_MEMORY (UINT64_C(2) << 30)
+
+static bool physical_nic(const struct p2v_survey_nic *nic)
+{
+  return !nic->is_virtual && nic->mac;
+}
 
 /* The description run_metadata and the boot test share; arrays owned by
  * the caller's buffers. */
@@ -49,10 +59,10 @@ int run_describe_vm(struct run *run, struct run_vm *v)
   }
   size_t nnics = 0;
   for (size_t i = 0; s && i < s->nnics && nnics < max_nics; i++)
-    if (!s->nics[i].is_virtual && s->nics[i].mac)
+    if (physical_nic(&s->nics[i]))
       nics[nnics++] = (struct p2v_vm_nic) { s->nics[i].mac, s->nics[i].name };
-  if (nnics == 0 && max_nics > 0)
-    nics[nnics++] = (struct p2v_vm_nic) { NULL, NULL };   /* one NIC, MAC from the hypervisor */
+  if (nnics == 0 && max_nics > 0)    /* one NIC, with the MAC the conversion pinned */
+    nics[nnics++] = (struct p2v_vm_nic) { run->vm_mac[0] ? run->vm_mac : NULL, NULL };
 
   const char *host = s && s->hostname ? s->hostname : run->guest.hostname;
   snprintf(v->description, sizeof v->description, "%s, from p2v of host %s",
@@ -66,6 +76,31 @@ int run_describe_vm(struct run *run, struct run_vm *v)
     .description = v->description, .disks = disks, .ndisks = run->ndisks,
     .nics = nics, .nnics = nnics,
   };
+  return 0;
+}
+
+int run_choose_vm_mac(struct run *run)
+{
+  const struct p2v_survey *s = run->survey;
+  size_t n = 0;
+  const char *mac = NULL;
+  for (size_t i = 0; s && i < s->nnics; i++)
+    if (physical_nic(&s->nics[i]) && n++ == 0)
+      mac = s->nics[i].mac;
+  run->vm_mac[0] = '\0';
+  if (n == 1 && strlen(mac) < sizeof run->vm_mac)
+    snprintf(run->vm_mac, sizeof run->vm_mac, "%s", mac);
+  if (n != 0)
+    return 0;
+  unsigned char r[3];
+  if (getrandom(r, sizeof r, 0) != (ssize_t) sizeof r) {
+    p2v_error("cannot choose a MAC address for the VM: getrandom: %m");
+    return -1;
+  }
+  if (run->target == P2V_TARGET_VMWARE)   /* 00:50:56:00:00:00-3f:ff:ff, VMware's static range */
+    snprintf(run->vm_mac, sizeof run->vm_mac, "00:50:56:%02x:%02x:%02x", r[0] & 0x3f, r[1], r[2]);
+  else
+    snprintf(run->vm_mac, sizeof run->vm_mac, "52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
   return 0;
 }
 
@@ -101,16 +136,50 @@ int run_metadata(struct run *run)
   int r;
   if (run->target == P2V_TARGET_KVM)
     r = write_one(run, &vm, "xml", "libvirt", p2v_vm_write_libvirt);
-  else if (!strcmp(run->format, "vmdk-stream")) {
+  else if (run_writes_ova(run)) {
     /* streamOptimized (the default): what OVF and OVA carry, for ESXi
-     * and Workstation to import; a .vmx cannot run such a disk. */
-    r = write_one(run, &vm, "ovf", "ovf", p2v_vm_write_ovf);
-    if (r == 0)
-      r = write_one(run, &vm, "ova", "ova", p2v_vm_write_ova);
+     * and Workstation to import; a .vmx cannot run such a disk.  The
+     * OVA comes last (run_package), once its disks are verified. */
+    r = run->keep_disks ? write_one(run, &vm, "ovf", "ovf", p2v_vm_write_ovf) : 0;
   } else
     /* monolithicSparse (-O vmdk): a .vmx that Workstation opens as is. */
     r = write_one(run, &vm, "vmx", "vmx", p2v_vm_write_vmx);
   run_vm_clear(&v);
   run_phase(run, "metadata", t, r == 0, NULL);
+  return r == 0 ? 0 : EXIT_FAILURE_OTHER;
+}
+
+bool run_writes_ova(const struct run *run)
+{
+  return run->target == P2V_TARGET_VMWARE && run->format && !strcmp(run->format, "vmdk-stream");
+}
+
+/* The OVA holds each disk: the loose copies are duplicates nobody asked
+ * for.  Removed only after the OVA is complete and synced. */
+static int remove_loose_disks(struct run *run)
+{
+  int r = 0;
+  for (size_t i = 0; i < run->ndisks; i++)
+    if (unlink(run->disks[i].output) == -1 && errno != ENOENT) {
+      p2v_error("cannot remove %s (the OVA holds it): %m", run->disks[i].output);
+      r = -1;
+    }
+  return r;
+}
+
+int run_package(struct run *run)
+{
+  double t = run_now();
+  struct run_vm v;
+  if (run_describe_vm(run, &v) == -1) {
+    run_phase(run, "package", t, false, NULL);
+    return EXIT_FAILURE_OTHER;
+  }
+  const struct p2v_vm vm = v.vm;
+  int r = write_one(run, &vm, "ova", "ova", p2v_vm_write_ova);
+  run_vm_clear(&v);
+  if (r == 0 && !run->keep_disks)
+    r = remove_loose_disks(run);
+  run_phase(run, "package", t, r == 0, NULL);
   return r == 0 ? 0 : EXIT_FAILURE_OTHER;
 }

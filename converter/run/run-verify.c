@@ -179,6 +179,8 @@ int run_boot_test(struct run *run)
   int r = p2v_boot_test(&o, &b);
   if (r == 0) {
     p2v_report_boot_test(run->report, &b);
+    for (size_t i = 0; i < b.nwarnings; i++)
+      p2v_warning("boot test of %s: the guest reported %s", run->name, b.warnings[i]);
     if (!b.passed)
       p2v_error("boot test of %s failed: %s", run->name, b.reason ? b.reason : "no login prompt");
   }

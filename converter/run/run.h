@@ -1,6 +1,7 @@
 /* p2v-convert run: the private header of run-*.c, sectioned by the file
  * that defines each symbol.  The phases, in order (docs/hacking.md):
- * preflight, inspect, convert, copy, metadata, verify, boot-test.
+ * preflight, inspect, convert, copy, metadata, verify, boot-test, package
+ * (the OVA, vmdk-stream only).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef P2V_RUN_H
 #define P2V_RUN_H
@@ -102,6 +103,7 @@ struct run {
   const char *name;            /* --name, else from the survey or the guest */
   char *name_buf;              /* owns name when it was made here */
   bool boot_test, json, force, keep_work;
+  bool keep_disks;             /* --keep-disks: the OVA's disks and OVF stay beside it */
   unsigned vcpus;              /* 0: survey or default */
   uint64_t memory;             /* 0: survey or default */
   enum run_verify verify;
@@ -124,6 +126,7 @@ struct run {
   struct p2v_changes changes;
   struct p2v_guest_info guest; /* copied strings owned by guest_strings */
   char *guest_strings[9];
+  char vm_mac[18];             /* the VM's only NIC's MAC ("" when it has several) */
   struct p2v_report *report;
   const char *failed_phase;
 };
@@ -135,6 +138,12 @@ int run_pipeline(const struct run *options);
 double run_now(void);
 /* Record a phase (timed from start) in the report. */
 void run_phase(struct run *run, const char *phase, double start, bool ok, const char *reason);
+
+/* run-command.c: the part of disk i's output name taken from its export
+ * name (of n): cleaned, without an image file's extension ("disk.raw" ->
+ * "disk") unless another export's name would then be the same, when the
+ * extension stays; "disk" for the default export.  NULL: no memory. */
+char *run_disk_stem(const char *const *export_names, size_t n, size_t i);
 
 /* run-preflight.c: connect, list exports, read each first sector, read
  * the survey, count used bytes, check space and format limits.
@@ -160,8 +169,15 @@ struct p2v_image *run_patched_open(struct run_disk *disk, const char *overlay_ur
  * 0, or an exit code with one error reported. */
 int run_copy(struct run *run);
 
-/* run-metadata.c: libvirt XML, or .vmx + OVF + OVA.  0 or exit code. */
+/* run-metadata.c: libvirt XML, or .vmx, or (OVA, --keep-disks) the OVF.
+ * 0 or exit code. */
 int run_metadata(struct run *run);
+/* Does run end with an OVA (vmware, vmdk-stream)? */
+bool run_writes_ova(const struct run *run);
+/* The last phase for an OVA: pack the verified disks into NAME.ova (via
+ * a temporary name), then remove the disks unless --keep-disks.  0 or
+ * exit code. */
+int run_package(struct run *run);
 /* The VM as run describes it (survey + guest + outputs), for the
  * metadata and the boot test. */
 #define RUN_MAX_NICS 16
@@ -174,6 +190,10 @@ struct run_vm {
 /* 0, or -1 reported (out of memory); run_vm_clear frees what it holds. */
 int run_describe_vm(struct run *run, struct run_vm *v);
 void run_vm_clear(struct run_vm *v);
+/* Choose run->vm_mac: the survey's MAC when it saw exactly one physical
+ * NIC, a new random one (52:54:00 for KVM, VMware's static range for
+ * VMware) when it saw none, "" when several.  0 or -1 reported. */
+int run_choose_vm_mac(struct run *run);
 
 /* run-verify.c: --verify and --boot-test.  0 or exit code. */
 int run_verify(struct run *run);

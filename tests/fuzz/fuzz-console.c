@@ -1,7 +1,8 @@
 /* libFuzzer harness: what the boot test and the metadata writers do with
  * bytes from the guest (its serial console, its product name, hostname).
  * Input: any bytes.  Checked, not just run: the cleaned console tail is
- * valid UTF-8 with no control characters but newline and tab; the XML
+ * valid UTF-8 with no control characters but newline and tab, and so is
+ * a "[FAILED]" line found in it (which starts so); the XML
  * escape leaves no raw markup or control bytes; the .vmx escape leaves no
  * '"' or control bytes.
  * SPDX-License-Identifier: GPL-3.0-or-later */
@@ -38,6 +39,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (tail) {
     check_clean(tail, "\n\t");
     free(tail);
+  }
+  char *failed = p2v_console_failed_line((const char *) data, size);
+  if (failed) {
+    check_clean(failed, "\n\t");
+    if (strncmp(failed, "[FAILED]", 8) != 0)
+      abort();
+    free(failed);
   }
 
   char *s = strndup((const char *) data, size);     /* up to the first NUL, as C strings are */

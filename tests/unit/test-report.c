@@ -1,7 +1,7 @@
 /* Unit test for the migration report (converter/report.c): build one with
  * every section, write it, parse report.json back with json-c and check
  * the fields; report.txt has the changes grouped by area, the disks'
- * figures, the boot test's console, and guest strings with control
+ * figures, the boot test's console and warnings, and guest strings with control
  * characters escaped; no temporary files are left.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <dirent.h>
@@ -72,7 +72,9 @@ int main(void)
   p2v_report_verify(r, "disk sda: output equals converted overlay", true, "qemu-img compare");
   struct p2v_boot_test_result b = { .passed = true, .used_kvm = false, .seconds = 35.5,
                                     .console_tail = S("Debian GNU/Linux 12 web01 ttyS0\n\nweb01 login:"),
-                                    .screenshot = S("/out/boot-test.png") };
+                                    .screenshot = S("/out/boot-test.png"),
+                                    .warnings = (char *[]) { S("[FAILED] Failed to start networking.service") },
+                                    .nwarnings = 1 };
   p2v_report_boot_test(r, &b);
   p2v_report_file(r, "libvirt", "/out/web01.xml");
   p2v_report_result(r, true, "converted");
@@ -111,6 +113,9 @@ int main(void)
   CHECK(json_object_get_boolean(get(bt, "passed")));
   CHECK(strcmp(str(bt, "accelerator"), "tcg") == 0);
   CHECK(strstr(str(bt, "console_tail"), "web01 login:"));
+  CHECK(json_object_array_length(get(bt, "warnings")) == 1);
+  CHECK(strcmp(json_object_get_string(json_object_array_get_idx(get(bt, "warnings"), 0)),
+               "[FAILED] Failed to start networking.service") == 0);
   CHECK(json_object_get_boolean(get(get(root, "result"), "ok")));
   CHECK(strcmp(str(json_object_array_get_idx(get(root, "files"), 0), "kind"), "libvirt") == 0);
   CHECK(json_object_get_boolean(get(json_object_array_get_idx(get(root, "verification"), 0), "passed")));
@@ -130,7 +135,8 @@ int main(void)
   CHECK(strstr(text, "bytes read       3.0 GiB (3221225472 bytes)"));
   CHECK(strstr(text, "30.00 s, 286.3 MB/s"));
   CHECK(strstr(text, "    | web01 login:"));
-  CHECK(strstr(text, "passed after 35.5 s"));
+  CHECK(strstr(text, "passed after 35.5 s, with 1 warning (failures the guest reported)\n"
+                    "  warning: [FAILED] Failed to start networking.service\n"));
   /* (The invalid byte became '?' in the JSON the text is printed from.) */
   CHECK(strstr(text, "hostname:         web01\\x1b[2J\\x0aFAKE LINE ?\n"));
   CHECK(!strstr(text, "\x1b"));

@@ -5,9 +5,11 @@
  * would get another name (ens3 instead of enp2s0).  Rather than editing
  * every format, the converter pins the old name: a systemd .link file
  * per NIC gives the interface with the source's MAC (kept by default) its
- * old name, whatever PCI slot the hypervisor gives it.  Without a MAC
- * (no survey, or a new MAC) a single configured NIC is matched by the
- * target's NIC driver instead.  Systems without systemd get the same as a
+ * old name, whatever PCI slot the hypervisor gives it.  A single
+ * configured interface on a VM with a single NIC is pinned to that NIC's
+ * MAC (the one the VM's description carries, chosen by run when the
+ * survey names no NIC); without any MAC, it is matched by the target's
+ * NIC driver instead.  Systems without systemd get the same as a
  * udev rule.  Stale persistent-net rules (old MAC to name) are removed.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
@@ -85,6 +87,8 @@ int gl_convert_network(struct p2v_guest *gg, const struct p2v_convert_options *o
   for (size_t i = 0; i < ns.n; i++) {
     const char *name = ns.v[i];
     const char *mac = o->keep_mac ? survey_mac(o->survey, name) : NULL;
+    if (!mac && ns.n == 1)
+      mac = o->vm_mac;         /* one interface, one NIC: pin it by the MAC the VM gets */
     if (!mac && ns.n > 1) {
       p2v_warning("cannot tell which new NIC is %s (no MAC kept): its configuration may "
                   "need the new name after the first boot", name);
