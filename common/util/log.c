@@ -8,6 +8,8 @@
 
 static const char *program_name = "p2v";
 static p2v_log_sink sink;
+static p2v_log_sink_data sink_data;
+static void *sink_state;
 static int verbosity;
 /* One line at a time, even with many client threads. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -18,7 +20,13 @@ void p2v_log_init(const char *name)
   program_name = slash ? slash + 1 : name;
 }
 
-void p2v_log_set_sink(p2v_log_sink s) { sink = s; }
+void p2v_log_set_sink(p2v_log_sink s) { sink = s; sink_data = NULL; sink_state = NULL; }
+void p2v_log_set_sink_data(p2v_log_sink_data s, void *data)
+{
+  sink = NULL;
+  sink_data = s;
+  sink_state = data;
+}
 void p2v_log_set_verbosity(int v) { verbosity = v; }
 int p2v_log_verbosity(void) { return verbosity; }
 const char *p2v_program_name(void) { return program_name; }
@@ -34,7 +42,9 @@ void p2v_vlog(enum p2v_log_level level, const char *fmt, va_list ap)
   vsnprintf(message, sizeof message, fmt, ap);   /* glibc expands %m from errno */
 
   pthread_mutex_lock(&log_lock);
-  if (sink)
+  if (sink_data)
+    sink_data(sink_state, level, message);
+  else if (sink)
     sink(level, message);
   else {
     static const char *const prefix[] = { "", "warning: ", "", "debug: " };

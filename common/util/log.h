@@ -15,8 +15,13 @@ enum p2v_log_level { P2V_LOG_ERROR, P2V_LOG_WARNING, P2V_LOG_INFO, P2V_LOG_DEBUG
  * A service with no console (the Windows agent) installs its own sink. */
 typedef void (*p2v_log_sink)(enum p2v_log_level level, const char *message);
 
+/* The same with a pointer for the sink's own state (a command keeps its
+ * first error in its own struct, not in a global).  Replaces any sink. */
+typedef void (*p2v_log_sink_data)(void *data, enum p2v_log_level level, const char *message);
+
 void p2v_log_init(const char *program_name);
 void p2v_log_set_sink(p2v_log_sink sink);
+void p2v_log_set_sink_data(p2v_log_sink_data sink, void *data);
 void p2v_log_set_verbosity(int verbosity);   /* 0: errors+warnings, 1: +info, 2: +debug */
 int  p2v_log_verbosity(void);
 const char *p2v_program_name(void);

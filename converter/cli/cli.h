@@ -9,6 +9,32 @@
 
 #include "run/run.h"
 
+/* Exit codes of p2v-convert (docs/p2v-convert.md lists them); run/ and
+ * the copy job return failure kinds, mapped here only. */
+enum {
+  EXIT_OK = 0,
+  EXIT_FAILURE_OTHER = 1,        /* anything not below, e.g. an output write error */
+  EXIT_USAGE = 2,                /* bad command line */
+  EXIT_UNREACHABLE = 3,          /* nothing serves at the source URI */
+  EXIT_NO_EXPORT = 4,            /* the server has no such export */
+  EXIT_TLS = 5,                  /* TLS required, refused or failed */
+  EXIT_OUTPUT_EXISTS = 6,        /* OUTPUT (or OUTPUT.part) exists, no --force */
+  EXIT_DISK_FULL = 7,            /* ENOSPC or EDQUOT writing the output */
+  EXIT_READ_ERROR = 8,           /* the source failed a read after retries */
+  EXIT_STALLED = 9,              /* no progress for --stall-timeout seconds */
+  /* run (and copy's free-space check, 10) */
+  EXIT_PREFLIGHT = 10,           /* preflight failed: space, format limits, survey, an unreadable export */
+  EXIT_NO_SPACE = EXIT_PREFLIGHT, /* copy: too little free space for the output, found before writing */
+  EXIT_NO_OS = 11,               /* no operating system found, or one that cannot be converted */
+  EXIT_CONVERT = 12,             /* inspection or conversion of the guest failed */
+  EXIT_VERIFY = 13,              /* an output differs from its converted overlay */
+  EXIT_BOOT_TEST = 14,           /* the boot test ran and did not reach the login prompt */
+  EXIT_INTERRUPTED = 130,        /* SIGINT; SIGTERM gives 143 */
+};
+
+/* exit-codes.c: the one mapping from how a job ended to its exit code. */
+int convert_exit_code(enum run_failure failure, int signo);
+
 /* copy-command.c: p2v-convert copy; the exit code. */
 int convert_copy(int argc, char **argv);
 /* run-command.c: p2v-convert run; the exit code. */

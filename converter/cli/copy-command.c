@@ -282,5 +282,12 @@ int convert_copy(int argc, char **argv)
   int r = parse_args(argc, argv, &a);
   if (r != 0)
     return r > 0 ? EXIT_OK : EXIT_USAGE;
-  return copy_job(&a);
+  struct run_outcome o = copy_job(&a);
+  int status = convert_exit_code(o.failure, o.signo);
+  /* Every failure says why in one line; a path that forgot to is a bug,
+   * but the person running the command still gets a line. */
+  if (status != EXIT_OK && !o.error_printed)
+    p2v_error("failed with exit code %d but no reason was given (a bug); run again with "
+              "-vv and report the output", status);
+  return status;
 }

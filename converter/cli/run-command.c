@@ -1,4 +1,5 @@
-/* p2v-convert run: the command line (run/run-command.c runs the phases).
+/* p2v-convert run: the command line (run/run-command.c runs the phases;
+ * exit-codes.c says what their failure means).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <ctype.h>
 #include <errno.h>
@@ -266,5 +267,6 @@ int convert_run(int argc, char **argv)
   int r = parse_args(argc, argv, &run);
   if (r != 0)
     return r > 0 ? EXIT_OK : EXIT_USAGE;
-  return run_pipeline(&run);
+  struct run_outcome o = run_pipeline(&run);
+  return convert_exit_code(o.failure, o.signo);
 }

@@ -9,13 +9,43 @@
 #include "guest/guest.h"
 #include "guest/guest-text.h"
 
+struct p2v_guest_converter;
+
 struct p2v_guest {
   guestfs_h *g;
   struct p2v_guest_info info;
   char *strings[8];            /* what info's strings point to */
   char **devices;              /* the appliance's disks, in source order */
   size_t ndisks;
+  const struct p2v_guest_converter *converter;   /* the one that matched */
 };
+
+/* guest-table.c: the guest converters, after virt-v2v's CONVERT
+ * interface.  Each entry converts one family of OS; p2v_guest_convert
+ * runs preflight, convert and post_convert of the one that matched. */
+struct p2v_guest_converter {
+  const char *name;            /* "Linux": said in refusals */
+  /* 1: this converter takes the inspected OS; 0: not its OS; -1: its OS,
+   * but a kind it cannot convert (the reason reported). */
+  int (*match)(const struct p2v_guest_info *info);
+  /* Checks that write nothing (tools and drivers in the guest); fills
+   * *plan for the steps.  0, or -1 reported. */
+  int (*preflight)(struct p2v_guest *gg, const struct p2v_convert_options *o, void **plan);
+  /* The changes to the guest, then what must come last (e.g. rebuild
+   * the initramfs with what convert wrote; may be NULL).  0 or -1. */
+  int (*convert)(struct p2v_guest *gg, const struct p2v_convert_options *o, void *plan,
+                 struct p2v_changes *changes);
+  int (*post_convert)(struct p2v_guest *gg, const struct p2v_convert_options *o, void *plan,
+                      struct p2v_changes *changes);
+  void (*free_plan)(void *plan);
+};
+/* The converter for the inspected OS, or NULL with one error reported
+ * (the refusal) and *why set. */
+const struct p2v_guest_converter *p2v_guest_find_converter(const struct p2v_guest_info *info,
+                                                           enum p2v_guest_failure *why);
+
+/* guest-linux.c */
+extern const struct p2v_guest_converter p2v_guest_converter_linux;
 
 /* guest-launch.c: add the overlays and launch, KVM first, then TCG. */
 guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks);

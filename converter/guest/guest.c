@@ -150,39 +150,9 @@ static int inspect(struct p2v_guest *gg, enum p2v_guest_failure *why)
     return -1;
   info->uefi = detect_uefi(gg, windows);
 
-  if (windows) {
-    *why = P2V_GUEST_UNSUPPORTED;
-    p2v_error("the source runs %s: Windows conversion is not supported yet", info->product_name);
-    return -1;
-  }
-  if (strcmp(info->type, "linux") != 0) {
-    *why = P2V_GUEST_UNSUPPORTED;
-    p2v_error("the source runs %s (%s): only Linux guests can be converted",
-              info->product_name, info->type);
-    return -1;
-  }
-  if (strcmp(info->arch, "x86_64") != 0) {
-    *why = P2V_GUEST_UNSUPPORTED;
-    p2v_error("the source runs %s for %s: only x86_64 guests can be converted",
-              info->product_name, info->arch);
-    return -1;
-  }
-  static const char *const families[] = {
-    "debian", "ubuntu", "linuxmint", "kalilinux", "rhel", "centos", "rocky", "almalinux",
-    "oraclelinux", "fedora", "scientificlinux", "circle", "opensuse", "sles", "suse-based",
-    "archlinux", "altlinux", NULL
-  };
-  bool known = false;
-  for (size_t i = 0; families[i] && !known; i++)
-    known = strcmp(info->distro, families[i]) == 0;
-  if (!known) {
-    *why = P2V_GUEST_UNSUPPORTED;
-    p2v_error("the source runs %s, a Linux distribution p2v does not know (%s): "
-              "its boot loader and initramfs cannot be converted safely",
-              info->product_name, info->distro);
-    return -1;
-  }
-  return 0;
+  /* Which converter takes it; none: refused here, before anything is written. */
+  gg->converter = p2v_guest_find_converter(info, why);
+  return gg->converter ? 0 : -1;
 }
 
 struct p2v_guest *p2v_guest_open(const struct p2v_guest_disk *disks, size_t ndisks,

@@ -22,7 +22,7 @@ struct p2v_guest_disk {
                                   raw, the same size as the source) */
 };
 
-/* Why opening or converting failed, so `run` can pick its exit code. */
+/* Why opening or converting failed, so `run` can pick its failure kind. */
 enum p2v_guest_failure {
   P2V_GUEST_FAILED,            /* libguestfs or the appliance failed */
   P2V_GUEST_NO_OS,             /* inspection found no operating system */

@@ -26,40 +26,68 @@
 
 /* ---- one error line per failure ---- */
 
-static struct progress *log_progress;   /* the bar to clear before a message */
-static bool in_copy;                    /* a copy_image() is running */
-static bool copy_error_printed;         /* during this copy */
-static bool any_error_printed;          /* during this command */
-/* During the space estimate the first error is held, not printed: a
- * stall is then shown, any other failure becomes a warning (the copy
- * goes on without the check; its engine retries what failed). */
-static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool holding;
-static char held_error[512];
+/* The job's own state, reached by the log sink: which messages to show,
+ * and the signal that stopped a copy. */
+struct copy_state {
+  struct progress *progress;   /* the bar to clear before a message */
+  bool in_copy;                /* a copy_image() is running */
+  bool copy_error_printed;     /* during this copy */
+  bool any_error_printed;      /* during this command */
+  /* During the space estimate the first error is held, not printed: a
+   * stall is then shown, any other failure becomes a warning (the copy
+   * goes on without the check; its engine retries what failed). */
+  pthread_mutex_t held_lock;
+  bool holding;
+  char held_error[512];
+  int signo;                   /* RUN_INTERRUPTED: SIGINT or SIGTERM */
+};
 
 /* During one copy, errors after the first are consequences of it (other
  * threads failing as the copy stops), so only the first is shown unless
  * -v.  Outside a copy (between disks with --listen, waiting for the next
  * dial) every error is shown: each is a failure of its own. */
-static void log_sink(enum p2v_log_level level, const char *message)
+static void log_sink(void *data, enum p2v_log_level level, const char *message)
 {
   static const char *const prefix[] = { "", "warning: ", "", "debug: " };
-  if (level == P2V_LOG_ERROR && holding) {
-    pthread_mutex_lock(&held_lock);
-    if (!held_error[0])
-      snprintf(held_error, sizeof held_error, "%s", message);
-    pthread_mutex_unlock(&held_lock);
-    return;
+  struct copy_state *l = data;
+  if (level == P2V_LOG_ERROR) {
+    pthread_mutex_lock(&l->held_lock);
+    bool held = l->holding;
+    if (held && !l->held_error[0])
+      snprintf(l->held_error, sizeof l->held_error, "%s", message);
+    pthread_mutex_unlock(&l->held_lock);
+    if (held)
+      return;
   }
   if (level == P2V_LOG_ERROR) {
-    if (in_copy && copy_error_printed && p2v_log_verbosity() < 1)
+    if (l->in_copy && l->copy_error_printed && p2v_log_verbosity() < 1)
       return;
-    if (in_copy)
-      copy_error_printed = true;
-    any_error_printed = true;
+    if (l->in_copy)
+      l->copy_error_printed = true;
+    l->any_error_printed = true;
   }
-  progress_clear_line(log_progress);
+  progress_clear_line(l->progress);
   fprintf(stderr, "%s: %s%s\n", p2v_program_name(), prefix[level], message);
+}
+
+/* Around one copy_image(): the bar to clear, and whether errors are of
+ * that copy. */
+static void copy_log_set(struct copy_state *l, struct progress *progress, bool in_copy)
+{
+  l->progress = progress;
+  l->in_copy = in_copy;
+  l->copy_error_printed = false;
+}
+
+/* Start (clearing the held error) or stop holding errors back; the
+ * watchdog's thread may be logging meanwhile. */
+static void copy_log_hold(struct copy_state *l, bool hold)
+{
+  pthread_mutex_lock(&l->held_lock);
+  if (hold)
+    l->held_error[0] = '\0';
+  l->holding = hold;
+  pthread_mutex_unlock(&l->held_lock);
 }
 
 /* The format asked for, or implied by the output's extension. */
@@ -81,33 +109,33 @@ static const struct p2v_format *pick_format(const struct copy_args *a)
 /* ---- the output file ---- */
 
 /* Refuse to overwrite without --force; with it, only a leftover .part is
- * removed now (output itself is replaced by the final rename).  0, or the
- * exit code with the error reported. */
-static int check_output(const char *output, const char *part, bool force)
+ * removed now (output itself is replaced by the final rename).  RUN_OK,
+ * or the failure with the error reported. */
+static enum run_failure check_output(const char *output, const char *part, bool force)
 {
   struct stat st;
   if (lstat(output, &st) == 0) {
     if (!force) {
       p2v_error("output %s exists; use --force to replace it", output);
-      return EXIT_OUTPUT_EXISTS;
+      return RUN_OUTPUT_EXISTS;
     }
     if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
       p2v_error("output %s exists and is not a regular file; not replacing it", output);
-      return EXIT_OUTPUT_EXISTS;
+      return RUN_OUTPUT_EXISTS;
     }
   }
   if (lstat(part, &st) == 0) {
     if (!force) {
       p2v_error("%s exists (another copy running, or one that was stopped); "
                 "remove it or use --force", part);
-      return EXIT_OUTPUT_EXISTS;
+      return RUN_OUTPUT_EXISTS;
     }
     if (unlink(part) == -1) {
       p2v_error("cannot remove %s: %m", part);
-      return EXIT_FAILURE_OTHER;
+      return RUN_FAILED;
     }
   }
-  return 0;
+  return RUN_OK;
 }
 
 /* Rename OUTPUT.part to OUTPUT and make the rename durable. */
@@ -126,31 +154,6 @@ static int commit_output(const char *part, const char *output)
   return 0;
 }
 
-int copy_exit_code(enum copy_result r, int signo)
-{
-  switch (r) {
-  case COPY_OK: return EXIT_OK;
-  case COPY_READ_ERROR: return EXIT_READ_ERROR;
-  case COPY_DISK_FULL: return EXIT_DISK_FULL;
-  case COPY_STALLED: return EXIT_STALLED;
-  case COPY_INTERRUPTED: return 128 + (signo ? signo : SIGINT);
-  case COPY_WRITE_ERROR:
-  case COPY_FAILED: break;
-  }
-  return EXIT_FAILURE_OTHER;
-}
-
-int copy_open_exit_code(enum p2v_open_failure why)
-{
-  switch (why) {
-  case P2V_OPEN_UNREACHABLE: return EXIT_UNREACHABLE;
-  case P2V_OPEN_NO_EXPORT: return EXIT_NO_EXPORT;
-  case P2V_OPEN_TLS: return EXIT_TLS;
-  case P2V_OPEN_FAILED: break;
-  }
-  return EXIT_FAILURE_OTHER;
-}
-
 static double now(void)
 {
   struct timespec ts;
@@ -160,8 +163,8 @@ static double now(void)
 
 /* Copy source (closed here) into output, written as part and renamed
  * once complete, and print the summary.  start: when the copy began, for
- * the summary's time.  Returns the exit code. */
-static int copy_one(const struct copy_args *a, const struct p2v_format *format,
+ * the summary's time.  RUN_OK or the failure. */
+static enum run_failure copy_one(const struct copy_args *a, const struct p2v_format *format,
                     struct p2v_image *source, const char *source_name,
                     const char *output, const char *part, unsigned connections,
                     double start)
@@ -183,14 +186,12 @@ static int copy_one(const struct copy_args *a, const struct p2v_format *format,
   if (!sink) {
     int err = errno;
     source->ops->close(source);
-    return err == ENOSPC || err == EDQUOT ? EXIT_DISK_FULL
-         : err == EEXIST ? EXIT_OUTPUT_EXISTS : EXIT_FAILURE_OTHER;
+    return err == ENOSPC || err == EDQUOT ? RUN_DISK_FULL
+         : err == EEXIST ? RUN_OUTPUT_EXISTS : RUN_FAILED;
   }
 
   struct progress *progress = progress_new(a->progress, a->progress_fd);
-  log_progress = progress;
-  copy_error_printed = false;
-  in_copy = true;
+  copy_log_set(a->state, progress, true);
 
   struct copy_options options = {
     .connections = connections, .requests = a->requests, .writers = a->threads,
@@ -213,20 +214,21 @@ static int copy_one(const struct copy_args *a, const struct p2v_format *format,
     unlink(part);
   } else
     progress_end(progress, stats.size, stats.size);
-  log_progress = NULL;
-  in_copy = false;
+  copy_log_set(a->state, NULL, false);
   progress_free(progress);
 
-  int status = copy_exit_code(result, signo);
+  enum run_failure status = run_copy_failure(result);
+  if (result == COPY_INTERRUPTED)
+    a->state->signo = signo ? signo : SIGINT;
   if (result == COPY_OK) {
     struct summary s = { source_name, output, format->name, &stats };
     if (a->json ? summary_print_json(&s) == -1 : (summary_print_text(&s), false))
-      status = EXIT_FAILURE_OTHER;
+      status = RUN_FAILED;
     fflush(stdout);
   }
   /* Between copies (--listen) a Ctrl-C ends the command at once again;
    * every output so far is complete. */
-  if (status == EXIT_OK)
+  if (status == RUN_OK)
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
   return status;
 }
@@ -244,47 +246,44 @@ static uint64_t allocation_unit(const struct copy_args *a, const struct p2v_form
 /* Before the first byte is written: the format can hold the disk (qcow2
  * with its cluster size), and there is room for the source's used bytes
  * (block status, in the output's allocation units) plus its metadata,
- * where output goes.  0 go on; else the exit code, reported.  Compressed
- * outputs may need much less: for them a shortfall is a warning. */
-static int check_space(const struct copy_args *a, const struct p2v_format *format,
+ * where output goes.  RUN_OK go on; else the failure, reported.
+ * Compressed outputs may need much less: for them a shortfall is a
+ * warning. */
+static enum run_failure check_space(const struct copy_args *a, const struct p2v_format *format,
                        struct p2v_image *source, const char *source_name, const char *label,
                        const char *output)
 {
   /* A format limit first: it needs no counting. */
   if (!strcmp(format->name, "qcow2") &&
       p2v_qcow2_check_size(output, source->size, a->cluster_size) == -1)
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
 
-  pthread_mutex_lock(&held_lock);
-  held_error[0] = '\0';
-  holding = true;
-  pthread_mutex_unlock(&held_lock);
+  copy_log_hold(a->state, true);
   struct watchdog *w = watchdog_start(source, a->connect_timeout, source_name);
   uint64_t used = 0;
   int r = p2v_image_used_bytes(source, label, allocation_unit(a, format), w, &used);
   bool stalled = watchdog_stop(w);
-  pthread_mutex_lock(&held_lock);
-  holding = false;
-  pthread_mutex_unlock(&held_lock);
+  copy_log_hold(a->state, false);
+  const char *held_error = a->state->held_error;
   if (stalled) {
     p2v_error("%s", held_error);
-    return EXIT_UNREACHABLE;
+    return RUN_UNREACHABLE;
   }
   if (r == -1) {
     p2v_warning("cannot tell how much of %s is used (%s); copying without checking the free "
                 "space first", label, held_error[0] ? held_error : "block status failed");
-    return 0;
+    return RUN_OK;
   }
 
   CLEANUP_FREE char *copy = strdup(output);
   if (!copy) {
     p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
   const char *dir = dirname(copy);
   uint64_t avail;
   if (p2v_free_space(dir, &avail) == -1)
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   /* Tables, headers and grain directories: a little over 1 % at worst
    * for clustered data, plus a few clusters. */
   uint64_t need = used + used / 64 + (UINT64_C(1) << 20);
@@ -294,36 +293,36 @@ static int check_space(const struct copy_args *a, const struct p2v_format *forma
   p2v_human_size(ha, sizeof ha, avail);
   if (avail >= need) {
     p2v_info("space in %s: need %s, %s free", dir, hn, ha);
-    return 0;
+    return RUN_OK;
   }
   if (a->compress || !strcmp(format->name, "vmdk-stream")) {
     p2v_warning("%s may not fit in %s: %s of used data uncompressed, %s free; copying "
                 "since compression may make it fit", output, dir, hu, ha);
-    return 0;
+    return RUN_OK;
   }
   p2v_error("not enough space in %s for %s: need %s (%s of used data in the source, plus "
             "metadata), %s free; free space or write the output elsewhere",
             dir, output, hn, hu, ha);
-  return EXIT_NO_SPACE;
+  return RUN_NO_SPACE;
 }
 
 /* copy SOURCE -o OUTPUT */
-static int copy_uri(const struct copy_args *a, const struct p2v_format *format)
+static enum run_failure copy_uri(const struct copy_args *a, const struct p2v_format *format)
 {
   CLEANUP_FREE char *part = NULL;
   if (asprintf(&part, "%s.part", a->output) == -1) {
     p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
-  int r = check_output(a->output, part, a->force);
-  if (r != 0)
+  enum run_failure r = check_output(a->output, part, a->force);
+  if (r != RUN_OK)
     return r;
 
   double start = now();
   enum p2v_open_failure why;
   struct p2v_image *source = p2v_nbd_open(a->source, &why);
   if (!source)
-    return copy_open_exit_code(why);
+    return run_open_failure(why);
   if ((r = check_space(a, format, source, a->source, "the export", a->output)) != 0) {
     source->ops->close(source);
     return r;
@@ -405,10 +404,10 @@ static void free_output_names(struct output_name *o, size_t n)
 }
 
 /* copy --listen ADDR:PORT -O FORMAT -o DIR */
-static int copy_dialin(const struct copy_args *a, const struct p2v_format *format)
+static enum run_failure copy_dialin(const struct copy_args *a, const struct p2v_format *format)
 {
   if (make_output_dir(a->output) == -1)
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   struct p2v_dialin_options options = {
     .address = a->listen, .wait_seconds = a->wait,
     .tls_psk_file = a->tls_psk, .tls_certificates = a->tls_certificates,
@@ -416,9 +415,9 @@ static int copy_dialin(const struct copy_args *a, const struct p2v_format *forma
   enum p2v_open_failure why;
   struct p2v_dialin *d = p2v_dialin_listen(&options, &why);
   if (!d)
-    return copy_open_exit_code(why);
+    return run_open_failure(why);
 
-  int status = EXIT_FAILURE_OTHER;
+  enum run_failure status = RUN_FAILED;
   const char *const *names;
   size_t n = p2v_dialin_exports(d, &names);
   size_t survey_len;
@@ -441,7 +440,7 @@ static int copy_dialin(const struct copy_args *a, const struct p2v_format *forma
       break;
     if ((status = check_output(out[i].path, out[i].part, a->force)) != 0)
       goto done;
-    status = EXIT_FAILURE_OTHER;
+    status = RUN_FAILED;
   }
   if (survey && write_survey(out[n].path, out[n].part, survey, survey_len) == -1)
     goto done;
@@ -453,14 +452,14 @@ static int copy_dialin(const struct copy_args *a, const struct p2v_format *forma
     double start = now();
     struct p2v_image *source = p2v_dialin_open(d, names[i], &why);
     if (!source) {
-      status = copy_open_exit_code(why);
+      status = run_open_failure(why);
       goto done;
     }
     CLEANUP_FREE char *label = NULL;
     if (asprintf(&label, "export %s", names[i]) == -1) {
       p2v_error("out of memory");
       source->ops->close(source);
-      status = EXIT_FAILURE_OTHER;
+      status = RUN_FAILED;
       goto done;
     }
     if ((status = check_space(a, format, source, p2v_dialin_address(d), label,
@@ -469,10 +468,10 @@ static int copy_dialin(const struct copy_args *a, const struct p2v_format *forma
       goto done;
     }
     if ((status = copy_one(a, format, source, names[i], out[i].path, out[i].part,
-                           connections, start)) != EXIT_OK)
+                           connections, start)) != RUN_OK)
       goto done;
   }
-  status = p2v_dialin_done(d) == 0 ? EXIT_OK : EXIT_FAILURE_OTHER;
+  status = p2v_dialin_done(d) == 0 ? RUN_OK : RUN_FAILED;
 
 done:
   free_output_names(out, n + 1);
@@ -480,29 +479,30 @@ done:
   return status;
 }
 
-int copy_job(const struct copy_args *a_)
+struct run_outcome copy_job(const struct copy_args *a_)
 {
+  struct copy_state state = { .held_lock = PTHREAD_MUTEX_INITIALIZER };
   struct copy_args a = *a_;
+  a.state = &state;
+  struct run_outcome outcome = { RUN_BAD_USAGE, 0, true };
   const struct p2v_format *format = pick_format(&a);
   if (!format)
-    return EXIT_USAGE;
+    return outcome;
   if (a.compress && strcmp(format->name, "qcow2") != 0) {
     p2v_error("--compress is for qcow2 (vmdk-stream always compresses)");
-    return EXIT_USAGE;
+    return outcome;
   }
   if (a.cluster_size && strcmp(format->name, "qcow2") != 0) {
     p2v_error("--cluster-size is for qcow2 (VMDK grains are 64 KiB)");
-    return EXIT_USAGE;
+    return outcome;
   }
   p2v_nbd_set_connect_timeout(a.connect_timeout);
 
   signal(SIGPIPE, SIG_IGN);
-  p2v_log_set_sink(log_sink);
-  int status = a.listen ? copy_dialin(&a, format) : copy_uri(&a, format);
-  /* Every failure says why in one line; a path that forgot to is a bug,
-   * but the person running the command still gets a line. */
-  if (status != EXIT_OK && !any_error_printed)
-    p2v_error("failed with exit code %d but no reason was given (a bug); run again with "
-              "-vv and report the output", status);
-  return status;
+  p2v_log_set_sink_data(log_sink, &state);
+  outcome.failure = a.listen ? copy_dialin(&a, format) : copy_uri(&a, format);
+  outcome.signo = state.signo;
+  outcome.error_printed = state.any_error_printed;
+  p2v_log_set_sink(NULL);        /* state is gone */
+  return outcome;
 }

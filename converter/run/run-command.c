@@ -1,8 +1,9 @@
-/* p2v-convert run: migrate a whole machine.  The order of the phases,
- * each timed into the report; whatever fails, the report is written
- * (with the phase that failed) and the exit code says why.
+/* p2v-convert run: migrate a whole machine.  The table of phases (run by
+ * run-phases.c, each timed into the report); whatever fails, the report
+ * is written (with the phase that failed) and the failure kind says why
+ * (cli/ makes it an exit code).
  *
- *   preflight ─▶ inspect ─▶ convert ─▶ copy ─▶ metadata ─▶ verify ─▶ boot-test
+ *   preflight ─▶ inspect ─▶ convert ─▶ copy ─▶ metadata ─▶ verify ─▶ boot-test ─▶ package
  *   (seconds)    (overlays backed by the source; nothing big written yet)
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <ctype.h>
@@ -26,16 +27,14 @@
 
 /* ---- messages: one line per failure, the first kept for the report ---- */
 
-static char first_error[1024];
-
-static void log_sink(enum p2v_log_level level, const char *message)
+static void log_sink(void *data, enum p2v_log_level level, const char *message)
 {
   static const char *const prefix[] = { "", "warning: ", "", "debug: " };
+  struct run *run = data;
   if (level == P2V_LOG_ERROR) {
-    if (first_error[0] && p2v_log_verbosity() < 1)
+    if (run->first_error[0] && p2v_log_verbosity() < 1)
       return;
-    if (!first_error[0])
-      snprintf(first_error, sizeof first_error, "%s", message);
+    run_note_error(run, message);
   }
   fprintf(stderr, "%s: %s%s\n", p2v_program_name(), prefix[level], message);
 }
@@ -53,57 +52,6 @@ static void __attribute__((format(printf, 1, 2))) announce(const char *fmt, ...)
   vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
   fprintf(stderr, "%s: %s\n", p2v_program_name(), message);
-}
-
-double run_now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-/* ---- the report: created once the VM's name is known; phases that
- * end before are kept until then ---- */
-
-struct pending_phase {
-  const char *phase;
-  double seconds;
-  bool ok;
-  char *reason;
-};
-static struct pending_phase pending[8];
-static size_t npending;
-
-static void ensure_report(struct run *run)
-{
-  if (run->report)
-    return;
-  const char *target = run->target == P2V_TARGET_VMWARE ? "vmware" : "kvm";
-  run->report = p2v_report_new(run->source ? run->source : run->listen, target,
-                               run->name ? run->name : "unnamed");
-  for (size_t i = 0; i < npending; i++) {
-    if (run->report)
-      p2v_report_phase(run->report, pending[i].phase, pending[i].seconds, pending[i].ok,
-                       pending[i].reason);
-    free(pending[i].reason);
-  }
-  npending = 0;
-}
-
-void run_phase(struct run *run, const char *phase, double start, bool ok, const char *reason)
-{
-  double seconds = run_now() - start;
-  if (!ok && !reason)
-    reason = first_error[0] ? first_error : "failed";
-  if (!ok)
-    run->failed_phase = phase;
-  if (run->report) {
-    p2v_report_phase(run->report, phase, seconds, ok, reason);
-    return;
-  }
-  if (npending < sizeof pending / sizeof pending[0])
-    pending[npending++] = (struct pending_phase) { phase, seconds, ok,
-                                                   reason ? strdup(reason) : NULL };
 }
 
 /* ---- the VM's name ---- */
@@ -166,35 +114,11 @@ char *run_disk_stem(const char *const *export_names, size_t n, size_t i)
 
 /* ---- phases ---- */
 
-static int inspect_and_convert(struct run *run)
-{
-  struct p2v_guest_disk *gd = calloc(run->ndisks, sizeof *gd);
-  if (!gd) {
-    p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
-  }
-  for (size_t i = 0; i < run->ndisks; i++) {
-    struct run_disk *d = &run->disks[i];
-    CLEANUP_FREE char *safe = clean_name(d->export_name);
-    if (asprintf(&d->overlay, "%s/%zu-%s.qcow2", run->work_dir, i, safe ? safe : "disk") == -1) {
-      free(gd);
-      p2v_error("out of memory");
-      return EXIT_FAILURE_OTHER;
-    }
-    /* size 0: the overlay takes its backing file's size (libguestfs needs -1
-     * with a backing file). */
-    gd[i] = (struct p2v_guest_disk) { d->local_uri, d->overlay };
-  }
+static enum run_failure make_work_dir(struct run *run);
 
-  double t = run_now();
-  enum p2v_guest_failure why = P2V_GUEST_FAILED;
-  struct p2v_guest *g = p2v_guest_open(gd, run->ndisks, &why);
-  free(gd);
-  if (!g) {
-    run_phase(run, "inspect", t, false, NULL);
-    return why == P2V_GUEST_NO_OS || why == P2V_GUEST_UNSUPPORTED ? EXIT_NO_OS : EXIT_CONVERT;
-  }
-  const struct p2v_guest_info *info = p2v_guest_info(g);
+/* The guest's strings outlive the guest handle (report, metadata). */
+static void keep_guest_info(struct run *run, const struct p2v_guest_info *info)
+{
   const char *fields[] = { info->type, info->distro, info->product_name, info->arch,
                            info->hostname, info->root, info->osinfo };
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -207,40 +131,85 @@ static int inspect_and_convert(struct run *run)
   run->guest.hostname = run->guest_strings[4];
   run->guest.root = run->guest_strings[5];
   run->guest.osinfo = run->guest_strings[6];
+}
+
+static enum run_failure guest_failure(enum p2v_guest_failure why)
+{
+  return why == P2V_GUEST_NO_OS || why == P2V_GUEST_UNSUPPORTED ? RUN_NO_OS : RUN_CONVERT_FAILED;
+}
+
+/* Overlays backed by the source, served to qemu; the guest found on them
+ * and a converter for it (guest.h), kept open for the convert phase. */
+static enum run_failure phase_inspect(struct run *run)
+{
+  enum run_failure f = make_work_dir(run);
+  if (f != RUN_OK)
+    return f;
+  if (run_serve_start(run) == -1 || run_choose_vm_mac(run) == -1)
+    return RUN_FAILED;
+  announce("inspecting and converting the guest on overlays (nothing is copied before this succeeds)");
+  struct p2v_guest_disk *gd = calloc(run->ndisks, sizeof *gd);
+  if (!gd) {
+    p2v_error("out of memory");
+    return RUN_FAILED;
+  }
+  for (size_t i = 0; i < run->ndisks; i++) {
+    struct run_disk *d = &run->disks[i];
+    CLEANUP_FREE char *safe = clean_name(d->export_name);
+    if (asprintf(&d->overlay, "%s/%zu-%s.qcow2", run->work_dir, i, safe ? safe : "disk") == -1) {
+      free(gd);
+      p2v_error("out of memory");
+      return RUN_FAILED;
+    }
+    /* size 0: the overlay takes its backing file's size (libguestfs needs -1
+     * with a backing file). */
+    gd[i] = (struct p2v_guest_disk) { d->local_uri, d->overlay };
+  }
+
+  enum p2v_guest_failure why = P2V_GUEST_FAILED;
+  run->guest_handle = p2v_guest_open(gd, run->ndisks, &why);
+  free(gd);
+  if (!run->guest_handle)
+    return guest_failure(why);
+  const struct p2v_guest_info *info = p2v_guest_info(run->guest_handle);
+  keep_guest_info(run, info);
   if (!run->name)
     run->name = run->name_buf = clean_name(info->hostname);
   if (!run->name)
     run->name = "vm";
-  run_phase(run, "inspect", t, true, NULL);
-  ensure_report(run);
+  run_ensure_report(run);
   if (run->report)
     p2v_report_guest(run->report, &run->guest);
+  return RUN_OK;
+}
 
-  t = run_now();
+/* The guest converter's preflight, convert and post-convert, on the
+ * overlays; the guest handle is closed here (its changes flushed). */
+static enum run_failure phase_convert(struct run *run)
+{
   struct p2v_convert_options o = {
     .target = run->target, .survey = run->survey, .keep_mac = true, .serial_console = true,
     .vm_mac = run->vm_mac[0] ? run->vm_mac : NULL,
   };
-  int r = p2v_guest_convert(g, &o, &run->changes, &why);
-  if (p2v_guest_close(g) == -1 && r == 0)
+  enum p2v_guest_failure why = P2V_GUEST_FAILED;
+  int r = p2v_guest_convert(run->guest_handle, &o, &run->changes, &why);
+  if (p2v_guest_close(run->guest_handle) == -1 && r == 0)
     r = -1, why = P2V_GUEST_FAILED;
+  run->guest_handle = NULL;
   if (run->report)
     p2v_report_changes(run->report, &run->changes);
-  run_phase(run, "convert", t, r == 0, NULL);
-  if (r == -1)
-    return why == P2V_GUEST_NO_OS || why == P2V_GUEST_UNSUPPORTED ? EXIT_NO_OS : EXIT_CONVERT;
-  return 0;
+  return r == 0 ? RUN_OK : guest_failure(why);
 }
 
-/* Output names; refuse existing ones unless --force.  0 or exit code. */
-static int plan_outputs(struct run *run)
+/* Output names; refuse existing ones unless --force.  RUN_OK or failure. */
+static enum run_failure plan_outputs(struct run *run)
 {
   const char *ext = !strcmp(run->format, "qcow2") ? "qcow2"
                   : !strcmp(run->format, "raw") ? "raw" : "vmdk";
   CLEANUP_FREE const char **exports = calloc(run->ndisks + 1, sizeof *exports);
   if (!exports) {
     p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
   for (size_t i = 0; i < run->ndisks; i++)
     exports[i] = run->disks[i].export_name;
@@ -252,13 +221,13 @@ static int plan_outputs(struct run *run)
     if (!stem || asprintf(&d->output_name, "%s-%s.%s", run->name, stem, ext) == -1 ||
         asprintf(&d->output, "%s/%s", run->out_dir, d->output_name) == -1) {
       p2v_error("out of memory");
-      return EXIT_FAILURE_OTHER;
+      return RUN_FAILED;
     }
     for (size_t j = 0; j < i; j++)
       if (!strcmp(run->disks[j].output, d->output)) {
         p2v_error("exports %s and %s would both be written to %s",
                   run->disks[j].label, d->label, d->output);
-        return EXIT_USAGE;
+        return RUN_BAD_USAGE;
       }
   }
   const char *meta[3] = { "xml" };
@@ -279,10 +248,10 @@ static int plan_outputs(struct run *run)
       continue;
     if (lstat(path, &st) == 0 && !run->force) {
       p2v_error("output %s exists; use --force to replace it", path);
-      return EXIT_OUTPUT_EXISTS;
+      return RUN_OUTPUT_EXISTS;
     }
   }
-  return 0;
+  return RUN_OK;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -298,21 +267,21 @@ static void remove_tree(const char *path)
 }
 
 /* DIR (created if missing), DIR/.p2v-work (must not exist without
- * --force) and a short directory for Unix sockets.  0 or exit code. */
-static int make_dirs(struct run *run)
+ * --force) and a short directory for Unix sockets.  RUN_OK or failure. */
+static enum run_failure make_dirs(struct run *run)
 {
   if (mkdir(run->out_dir, 0755) == -1 && errno != EEXIST) {
     p2v_error("cannot create output directory %s: %m", run->out_dir);
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
   struct stat st;
   if (stat(run->out_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
     p2v_error("--out %s is not a directory", run->out_dir);
-    return EXIT_USAGE;
+    return RUN_BAD_USAGE;
   }
   if (asprintf(&run->work_dir, "%s/.p2v-work", run->out_dir) == -1) {
     p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
   if (lstat(run->work_dir, &st) == 0) {
     if (!run->force) {
@@ -321,32 +290,32 @@ static int make_dirs(struct run *run)
       char *w = run->work_dir;
       run->work_dir = NULL;        /* not ours to remove */
       free(w);
-      return EXIT_OUTPUT_EXISTS;
+      return RUN_OUTPUT_EXISTS;
     }
     remove_tree(run->work_dir);
   }
   char tmpl[] = "/tmp/p2v-run.XXXXXX";
   if (!mkdtemp(tmpl) || !(run->socket_dir = strdup(tmpl))) {
     p2v_error("cannot create a directory in /tmp: %m");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
-  return 0;
+  return RUN_OK;
 }
 
-static int make_work_dir(struct run *run)
+static enum run_failure make_work_dir(struct run *run)
 {
   if (mkdir(run->work_dir, 0700) == -1) {
     p2v_error("cannot create %s: %m", run->work_dir);
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
-  return 0;
+  return RUN_OK;
 }
 
 /* SIGINT/SIGTERM outside the copy: noted here and acted on at the next
- * phase boundary (libguestfs's qemu, in our process group, gets a
- * Ctrl-C too, so a long call ends soon); a second one ends the process
- * at once.  During the copy they are blocked and the engine waits for
- * them itself (run-copy.c). */
+ * phase boundary (run_phases); a second one ends the process at once.
+ * During the copy they are blocked and the engine waits for them itself
+ * (run-copy.c).  A handler can only reach a global: the run holds a
+ * pointer to it. */
 static volatile sig_atomic_t stop_signal;
 
 static void note_signal(int signo)
@@ -362,17 +331,10 @@ static void catch_stop_signals(void)
   sigaction(SIGTERM, &sa, NULL);
 }
 
-static bool interrupted(int *code)
-{
-  if (!stop_signal)
-    return false;
-  p2v_error("interrupted by %s", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
-  *code = 128 + stop_signal;
-  return true;
-}
-
 static void release(struct run *run)
 {
+  if (run->guest_handle)
+    p2v_guest_close(run->guest_handle);   /* stopped between inspect and convert */
   run_serve_stop(run);
   for (size_t i = 0; i < run->ndisks; i++) {
     struct run_disk *d = &run->disks[i];
@@ -404,41 +366,113 @@ static void release(struct run *run)
   for (size_t i = 0; i < sizeof run->guest_strings / sizeof run->guest_strings[0]; i++)
     free(run->guest_strings[i]);
   free(run->name_buf);
+  for (size_t i = 0; i < run->npending; i++)
+    free(run->pending[i].reason);
   if (run->report)
     p2v_report_free(run->report);
 }
 
-static int finish(struct run *run, int code)
+/* Write the report (whatever happened), print the outcome, free. */
+static struct run_outcome finish(struct run *run)
 {
-  ensure_report(run);
+  run_ensure_report(run);
   if (run->report) {
-    if (code == 0)
+    if (run->failure == RUN_OK)
       p2v_report_result(run->report, true, "converted");
     else
-      p2v_report_result(run->report, false, first_error[0] ? first_error : "failed");
-    if (p2v_report_write(run->report, run->out_dir) == -1 && code == 0)
-      code = EXIT_FAILURE_OTHER;
+      p2v_report_result(run->report, false, run->first_error[0] ? run->first_error : "failed");
+    if (p2v_report_write(run->report, run->out_dir) == -1 && run->failure == RUN_OK)
+      run->failure = RUN_FAILED;
     if (run->json) {
       const char *json = p2v_report_json(run->report);
       if (json)
         printf("%s\n", json);
     }
   }
-  if (code == 0 && !run->json)
+  if (run->failure == RUN_OK && !run->json)
     printf("converted %s: %zu disk%s, %s/%s.%s, report in %s/report.txt\n", run->name,
            run->ndisks, run->ndisks == 1 ? "" : "s", run->out_dir, run->name,
            run->target == P2V_TARGET_KVM ? "xml"
            : !strcmp(run->format, "vmdk-stream") ? "ova" : "vmx", run->out_dir);
+  struct run_outcome outcome = { run->failure, run->signo, run->first_error[0] != '\0' };
   release(run);
-  return code;
+  return outcome;
 }
 
-int run_pipeline(const struct run *options)
+/* ---- the phases, in order ---- */
+
+static enum run_failure phase_preflight(struct run *run)
+{
+  announce("checking the source, its survey and the space in %s", run->out_dir);
+  enum run_failure f = run_preflight(run);
+  if (f == RUN_OK && !run->name && run->survey)
+    run->name = run->name_buf = clean_name(run->survey->hostname);
+  /* Existing outputs: refused now if the name is known already. */
+  if (f == RUN_OK && run->name)
+    f = plan_outputs(run);
+  return f;
+}
+
+static enum run_failure phase_copy(struct run *run)
+{
+  enum run_failure f = plan_outputs(run);
+  if (f != RUN_OK)
+    return f;
+  announce("copying %zu disk%s with the conversion's changes", run->ndisks,
+           run->ndisks == 1 ? "" : "s");
+  return run_copy(run);
+}
+
+static enum run_failure phase_metadata(struct run *run)
+{
+  announce("writing the VM's description");
+  return run_metadata(run);
+}
+
+static enum run_failure phase_verify(struct run *run)
+{
+  if (run->verify != RUN_VERIFY_NONE)
+    announce("verifying the output%s", run->ndisks == 1 ? "" : "s");
+  return run_verify(run);
+}
+
+static bool boot_test_wanted(const struct run *run)
+{
+  return run->boot_test;
+}
+
+static enum run_failure phase_boot_test(struct run *run)
+{
+  announce("boot test: starting %s in qemu, waiting for its login prompt (at most %u s)",
+           run->name, run->boot_timeout);
+  return run_boot_test(run);
+}
+
+/* The OVA, of verified disks only: the last phase. */
+static enum run_failure phase_package(struct run *run)
+{
+  announce("packing the OVA");
+  return run_package(run);
+}
+
+/* Inspection and conversion work on overlays, before any bulk copy: a
+ * guest that cannot be converted stops the run in minutes. */
+static const struct run_phase run_phase_table[] = {
+  { "preflight", phase_preflight, NULL },
+  { "inspect",   phase_inspect,   NULL },
+  { "convert",   phase_convert,   NULL },
+  { "copy",      phase_copy,      NULL },
+  { "metadata",  phase_metadata,  NULL },
+  { "verify",    phase_verify,    NULL },
+  { "boot-test", phase_boot_test, boot_test_wanted },
+  { "package",   phase_package,   run_writes_ova },
+};
+
+struct run_outcome run_pipeline(const struct run *options)
 {
   struct run run = *options;     /* its state is filled in and released here */
-  int r;
-  first_error[0] = '\0';
-  p2v_log_set_sink(log_sink);
+  run.stop_signal = &stop_signal;
+  p2v_log_set_sink_data(log_sink, &run);
   p2v_nbd_set_connect_timeout(run.connect_timeout);
   signal(SIGPIPE, SIG_IGN);
   if (!getenv("LIBGUESTFS_CACHEDIR") && access("/var/tmp", W_OK) == 0)
@@ -447,71 +481,11 @@ int run_pipeline(const struct run *options)
   catch_stop_signals();
   run_digest_init();
 
-  if ((r = make_dirs(&run)) != 0)
-    return finish(&run, r);
-
-  /* 1. preflight */
-  announce("checking the source, its survey and the space in %s", run.out_dir);
-  double t = run_now();
-  r = run_preflight(&run);
-  if (r == 0 && !run.name && run.survey)
-    run.name = run.name_buf = clean_name(run.survey->hostname);
-  if (r != 0) {
-    run_phase(&run, "preflight", t, false, NULL);
-    return finish(&run, r);
-  }
-  if (interrupted(&r))
-    return finish(&run, r);
-
-  /* Existing outputs: refused now if the name is known already. */
-  if (run.name && (r = plan_outputs(&run)) != 0) {
-    run_phase(&run, "preflight", t, false, NULL);
-    return finish(&run, r);
-  }
-  run_phase(&run, "preflight", t, true, NULL);
-
-  /* 2. inspect and convert, on overlays, before any bulk copy */
-  if ((r = make_work_dir(&run)) != 0 || (r = run_serve_start(&run) == -1 ? EXIT_FAILURE_OTHER : 0) ||
-      (r = run_choose_vm_mac(&run) == -1 ? EXIT_FAILURE_OTHER : 0))
-    return finish(&run, r);
-  announce("inspecting and converting the guest on overlays (nothing is copied before this succeeds)");
-  r = inspect_and_convert(&run);
-  if (r != 0 || interrupted(&r))
-    return finish(&run, r);
-  ensure_report(&run);
-  if ((r = plan_outputs(&run)) != 0)
-    return finish(&run, r);
-
-  /* 3. copy, with the changes laid over the source */
-  announce("copying %zu disk%s with the conversion's changes", run.ndisks, run.ndisks == 1 ? "" : "s");
-  if ((r = run_copy(&run)) != 0 || interrupted(&r))
-    return finish(&run, r);
-
-  /* 4. metadata */
-  announce("writing the VM's description");
-  if ((r = run_metadata(&run)) != 0 || interrupted(&r))
-    return finish(&run, r);
-
-  /* 5. verify, boot test */
-  if (run.verify != RUN_VERIFY_NONE)
-    announce("verifying the output%s", run.ndisks == 1 ? "" : "s");
-  if ((r = run_verify(&run)) != 0 || interrupted(&r))
-    return finish(&run, r);
-  if (run.boot_test)
-    announce("boot test: starting %s in qemu, waiting for its login prompt (at most %u s)",
-             run.name, run.boot_timeout);
-  if (run.boot_test && (r = run_boot_test(&run)) != 0)
-    return finish(&run, r);
-  if (interrupted(&r))
-    return finish(&run, r);
-
-  /* 6. the OVA, of verified disks only */
-  if (run_writes_ova(&run)) {
-    announce("packing the OVA");
-    if ((r = run_package(&run)) != 0)
-      return finish(&run, r);
-  }
-  if (run.dialin)
+  if ((run.failure = make_dirs(&run)) == RUN_OK &&
+      run_phases(&run, run_phase_table, sizeof run_phase_table / sizeof run_phase_table[0])
+      == RUN_OK && run.dialin)
     p2v_dialin_done(run.dialin);
-  return finish(&run, 0);
+  struct run_outcome outcome = finish(&run);
+  p2v_log_set_sink(NULL);        /* run is gone */
+  return outcome;
 }

@@ -17,16 +17,16 @@
 #include "report/report.h"
 #include "run/run.h"
 
-static int copy_disk(struct run *run, struct run_disk *d, size_t index)
+static enum run_failure copy_disk(struct run *run, struct run_disk *d, size_t index)
 {
   CLEANUP_FREE char *sock = NULL, *part = NULL;
   if (asprintf(&sock, "%s/overlay-%zu.sock", run->socket_dir, index) == -1 ||
       asprintf(&part, "%s.part", d->output) == -1) {
     p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
   if (run_overlay_changes(d->overlay, &d->changed) == -1)
-    return EXIT_CONVERT;
+    return RUN_CONVERT_FAILED;
   char changed[32];
   p2v_human_size(changed, sizeof changed, p2v_extent_list_total(&d->changed));
   p2v_info("%s: the conversion changed %s in %zu ranges", d->label, changed,
@@ -36,18 +36,18 @@ static int copy_disk(struct run *run, struct run_disk *d, size_t index)
   CLEANUP_FREE char *ov_uri = NULL;
   if (d->changed.count &&
       !(ov_uri = run_qemu_nbd_start(d->overlay, "qcow2", true, sock, &qemu_nbd)))
-    return EXIT_CONVERT;
+    return RUN_CONVERT_FAILED;
 
   unlink(part);                  /* a leftover of an interrupted run */
-  int code = 0;
+  enum run_failure code = RUN_OK;
   struct p2v_image *src = run_patched_open(d, ov_uri ? ov_uri : "nbd+unix:///?socket=/nonexistent");
   struct p2v_sink_options so = { .size = d->size, .final_path = d->output,
                                  .cluster_size = run->cluster_size,
                                  .adapter_type = run->target == P2V_TARGET_VMWARE ? "pvscsi" : NULL };
   struct p2v_image *sink = src ? p2v_sink_create(run->format, part, &so) : NULL;
   if (!src || !sink) {
-    code = !src ? EXIT_READ_ERROR
-         : errno == ENOSPC || errno == EDQUOT ? EXIT_DISK_FULL : EXIT_FAILURE_OTHER;
+    code = !src ? RUN_READ_ERROR
+         : errno == ENOSPC || errno == EDQUOT ? RUN_DISK_FULL : RUN_FAILED;
     if (src)
       src->ops->close(src);
     goto out;
@@ -86,7 +86,9 @@ static int copy_disk(struct run *run, struct run_disk *d, size_t index)
   else
     progress_clear_line(progress);
   progress_free(progress);
-  code = copy_exit_code(result, signo);
+  code = run_copy_failure(result);
+  if (result == COPY_INTERRUPTED)
+    run->signo = signo ? signo : SIGINT;
   if (result == COPY_INTERRUPTED)
     p2v_error("interrupted by %s during the copy of %s", signo == SIGTERM ? "SIGTERM" : "SIGINT",
               d->label);
@@ -105,10 +107,9 @@ out:
   return code;
 }
 
-int run_copy(struct run *run)
+enum run_failure run_copy(struct run *run)
 {
-  double t = run_now();
-  int code = 0;
+  enum run_failure code = RUN_OK;
   /* The engine waits for the stop signals itself (and its threads
    * inherit the mask); one that came during the copy stays pending and
    * reaches run's handler once unblocked. */
@@ -120,6 +121,5 @@ int run_copy(struct run *run)
   for (size_t i = 0; i < run->ndisks && code == 0; i++)
     code = copy_disk(run, &run->disks[i], i);
   pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-  run_phase(run, "copy", t, code == 0, NULL);
   return code;
 }

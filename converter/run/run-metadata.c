@@ -124,14 +124,11 @@ static int write_one(struct run *run, const struct p2v_vm *vm, const char *ext, 
   return 0;
 }
 
-int run_metadata(struct run *run)
+enum run_failure run_metadata(struct run *run)
 {
-  double t = run_now();
   struct run_vm v;
-  if (run_describe_vm(run, &v) == -1) {
-    run_phase(run, "metadata", t, false, NULL);
-    return EXIT_FAILURE_OTHER;
-  }
+  if (run_describe_vm(run, &v) == -1)
+    return RUN_FAILED;
   const struct p2v_vm vm = v.vm;
   int r;
   if (run->target == P2V_TARGET_KVM)
@@ -145,8 +142,7 @@ int run_metadata(struct run *run)
     /* monolithicSparse (-O vmdk): a .vmx that Workstation opens as is. */
     r = write_one(run, &vm, "vmx", "vmx", p2v_vm_write_vmx);
   run_vm_clear(&v);
-  run_phase(run, "metadata", t, r == 0, NULL);
-  return r == 0 ? 0 : EXIT_FAILURE_OTHER;
+  return r == 0 ? RUN_OK : RUN_FAILED;
 }
 
 bool run_writes_ova(const struct run *run)
@@ -167,19 +163,15 @@ static int remove_loose_disks(struct run *run)
   return r;
 }
 
-int run_package(struct run *run)
+enum run_failure run_package(struct run *run)
 {
-  double t = run_now();
   struct run_vm v;
-  if (run_describe_vm(run, &v) == -1) {
-    run_phase(run, "package", t, false, NULL);
-    return EXIT_FAILURE_OTHER;
-  }
+  if (run_describe_vm(run, &v) == -1)
+    return RUN_FAILED;
   const struct p2v_vm vm = v.vm;
   int r = write_one(run, &vm, "ova", "ova", p2v_vm_write_ova);
   run_vm_clear(&v);
   if (r == 0 && !run->keep_disks)
     r = remove_loose_disks(run);
-  run_phase(run, "package", t, r == 0, NULL);
-  return r == 0 ? 0 : EXIT_FAILURE_OTHER;
+  return r == 0 ? RUN_OK : RUN_FAILED;
 }

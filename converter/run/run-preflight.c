@@ -217,20 +217,20 @@ static char *read_export(struct p2v_image *img, size_t *len)
   return buf;
 }
 
-/* --source: the exports and the survey.  0 or an exit code. */
-static int open_source(struct run *run)
+/* --source: the exports and the survey.  RUN_OK or a failure kind. */
+static enum run_failure open_source(struct run *run)
 {
   CLEANUP_FREE char *named = uri_export(run->source);
   if (!named) {
     p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
   struct names l = { 0 };
   enum p2v_open_failure why = P2V_OPEN_FAILED;
   int listed = list_exports(run->source, &l, &why);
   if (listed == -1) {
     free_names(&l);
-    return copy_open_exit_code(why);
+    return run_open_failure(why);
   }
   if (listed == 1 && !*named) {
     /* Connect plainly to learn why (TLS, ...): one line. */
@@ -239,26 +239,26 @@ static int open_source(struct run *run)
       img->ops->close(img);
       p2v_error("%s does not list its exports; name the disk in the URI "
                 "(nbd://HOST:PORT/EXPORT)", run->source);
-      return EXIT_NO_EXPORT;
+      return RUN_NO_EXPORT;
     }
-    return copy_open_exit_code(why);
+    return run_open_failure(why);
   }
-  int r = 0;
+  enum run_failure r = RUN_OK;
   if (*named) {
     if (!strncmp(named, P2V_EXPORT_PREFIX, strlen(P2V_EXPORT_PREFIX))) {
       p2v_error("%s names a p2v control export, not a disk", run->source);
-      r = EXIT_USAGE;
+      r = RUN_BAD_USAGE;
     } else
-      r = add_disk(run, named, run->source) == -1 ? EXIT_FAILURE_OTHER : 0;
+      r = add_disk(run, named, run->source) == -1 ? RUN_FAILED : 0;
   } else if (l.n == 0) {
     p2v_error("%s serves no disk exports (nbdinfo --list %s shows what it serves)",
               run->source, run->source);
-    r = EXIT_NO_EXPORT;
+    r = RUN_NO_EXPORT;
   } else {
     for (size_t i = 0; i < l.n && r == 0; i++) {
       CLEANUP_FREE char *uri = run_export_uri(run->source, l.v[i]);
       if (!uri || add_disk(run, l.v[i], uri) == -1)
-        r = EXIT_FAILURE_OTHER;
+        r = RUN_FAILED;
     }
   }
   bool has_survey = l.survey;
@@ -269,14 +269,14 @@ static int open_source(struct run *run)
   for (size_t i = 0; i < run->ndisks; i++) {
     run->disks[i].source = p2v_nbd_open(run->disks[i].uri, &why);
     if (!run->disks[i].source)
-      return copy_open_exit_code(why);
+      return run_open_failure(why);
   }
 
   if (has_survey) {
     CLEANUP_FREE char *uri = run_export_uri(run->source, P2V_EXPORT_SURVEY);
     struct p2v_image *img = uri ? p2v_nbd_open(uri, &why) : NULL;
     if (!img)
-      return why == P2V_OPEN_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_PREFLIGHT;
+      return why == P2V_OPEN_UNREACHABLE ? RUN_UNREACHABLE : RUN_PREFLIGHT_FAILED;
     size_t len = 0;
     struct watchdog *w = watchdog_start(img, run->connect_timeout, run->source);
     watchdog_step(w, "the read of its survey (%s)", P2V_EXPORT_SURVEY);
@@ -284,15 +284,15 @@ static int open_source(struct run *run)
     bool stalled = watchdog_stop(w);
     img->ops->close(img);
     if (stalled)
-      return EXIT_UNREACHABLE;
+      return RUN_UNREACHABLE;
     if (!run->survey_json)
-      return EXIT_PREFLIGHT;
+      return RUN_PREFLIGHT_FAILED;
   }
   return 0;
 }
 
-/* --listen: wait for the source to dial in.  0 or an exit code. */
-static int open_dialin(struct run *run)
+/* --listen: wait for the source to dial in.  RUN_OK or a failure kind. */
+static enum run_failure open_dialin(struct run *run)
 {
   /* d keeps a pointer to its options: they live as long as run. */
   run->dialin_options = (struct p2v_dialin_options) {
@@ -302,25 +302,25 @@ static int open_dialin(struct run *run)
   enum p2v_open_failure why = P2V_OPEN_FAILED;
   run->dialin = p2v_dialin_listen(&run->dialin_options, &why);
   if (!run->dialin)
-    return copy_open_exit_code(why);
+    return run_open_failure(why);
   const char *const *names;
   size_t n = p2v_dialin_exports(run->dialin, &names);
   if (n == 0) {
     p2v_error("the source that dialled in to %s serves no disk exports", run->listen);
-    return EXIT_NO_EXPORT;
+    return RUN_NO_EXPORT;
   }
   for (size_t i = 0; i < n; i++) {
     if (add_disk(run, names[i], NULL) == -1)
-      return EXIT_FAILURE_OTHER;
+      return RUN_FAILED;
     run->disks[i].source = p2v_dialin_open(run->dialin, names[i], &why);
     if (!run->disks[i].source)
-      return copy_open_exit_code(why);
+      return run_open_failure(why);
   }
   size_t len = 0;
   const char *survey = p2v_dialin_survey(run->dialin, &len);
   if (survey && !(run->survey_json = strndup(survey, len))) {
     p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
   return 0;
 }
@@ -328,8 +328,8 @@ static int open_dialin(struct run *run)
 /* ---- checks ---- */
 
 /* The first sector reads and the used bytes are counted, each request
- * within the connect timeout.  0 or an exit code. */
-static int probe_disk(struct run *run, struct run_disk *d, const char *label)
+ * within the connect timeout.  RUN_OK or a failure kind. */
+static enum run_failure probe_disk(struct run *run, struct run_disk *d, const char *label)
 {
   struct p2v_image *img = d->source;
   unsigned char sector[512];
@@ -340,23 +340,23 @@ static int probe_disk(struct run *run, struct run_disk *d, const char *label)
   int r = img->ops->pread(img, sector, n, 0);
   if (r == -1 && !watchdog_stop(w)) {
     p2v_error("cannot read the first sector of %s; the source cannot serve it", label);
-    return EXIT_PREFLIGHT;
+    return RUN_PREFLIGHT_FAILED;
   }
   if (r == -1)
-    return EXIT_UNREACHABLE;
+    return RUN_UNREACHABLE;
   r = p2v_image_used_bytes(img, label, 1, w, &d->used_bytes);
   if (watchdog_stop(w))
-    return EXIT_UNREACHABLE;
-  return r == -1 ? EXIT_PREFLIGHT : 0;
+    return RUN_UNREACHABLE;
+  return r == -1 ? RUN_PREFLIGHT_FAILED : 0;
 }
 
 /* Format limits first (they need no request), then the source. */
-static int check_disk(struct run *run, struct run_disk *d)
+static enum run_failure check_disk(struct run *run, struct run_disk *d)
 {
   d->size = d->source->size;
   if (d->size == 0) {
     p2v_error("export %s is empty (0 bytes)", d->label);
-    return EXIT_PREFLIGHT;
+    return RUN_PREFLIGHT_FAILED;
   }
   bool vmdk = !strcmp(run->format, "vmdk") || !strcmp(run->format, "vmdk-stream");
   if (vmdk && d->size > VMDK_MAX_CAPACITY) {
@@ -364,21 +364,21 @@ static int check_disk(struct run *run, struct run_disk *d)
     p2v_human_size(h, sizeof h, d->size);
     p2v_error("export %s is %s: a VMDK holds at most 2 TiB; use --target kvm (qcow2) "
               "or shrink the disk at the source", d->label, h);
-    return EXIT_PREFLIGHT;
+    return RUN_PREFLIGHT_FAILED;
   }
   CLEANUP_FREE char *label = NULL;
   if ((*d->export_name ? asprintf(&label, "export %s", d->export_name)
                        : asprintf(&label, "the default export")) == -1) {
     p2v_error("out of memory");
-    return EXIT_FAILURE_OTHER;
+    return RUN_FAILED;
   }
   if (!strcmp(run->format, "qcow2") && p2v_qcow2_check_size(label, d->size, run->cluster_size) == -1)
-    return EXIT_PREFLIGHT;
+    return RUN_PREFLIGHT_FAILED;
   return probe_disk(run, d, label);
 }
 
 /* The survey must parse and describe these disks. */
-static int check_survey(struct run *run)
+static enum run_failure check_survey(struct run *run)
 {
   if (!run->survey_json) {
     p2v_warning("the source serves no survey (%s): using %u vCPUs and %llu MiB of memory "
@@ -388,7 +388,7 @@ static int check_survey(struct run *run)
   }
   run->survey = p2v_survey_from_json(run->survey_json, strlen(run->survey_json));
   if (!run->survey)
-    return EXIT_PREFLIGHT;         /* the parser said which field */
+    return RUN_PREFLIGHT_FAILED;         /* the parser said which field */
   const struct p2v_survey *s = run->survey;
   for (size_t i = 0; i < run->ndisks; i++)
     for (size_t j = 0; j < s->ndisks; j++)
@@ -398,12 +398,12 @@ static int check_survey(struct run *run)
                   "the survey is not of this source", run->disks[i].label,
                   (unsigned long long) s->disks[j].size_bytes,
                   (unsigned long long) run->disks[i].size);
-        return EXIT_PREFLIGHT;
+        return RUN_PREFLIGHT_FAILED;
       }
   return 0;
 }
 
-static int check_space(struct run *run)
+static enum run_failure check_space(struct run *run)
 {
   uint64_t used = 0;
   for (size_t i = 0; i < run->ndisks; i++)
@@ -416,7 +416,7 @@ static int check_space(struct run *run)
     need += used;
   uint64_t avail;
   if (p2v_free_space(run->out_dir, &avail) == -1)
-    return EXIT_PREFLIGHT;
+    return RUN_PREFLIGHT_FAILED;
   char hn[32], hu[32], he[32], ha[32];
   p2v_human_size(hn, sizeof hn, need);
   p2v_human_size(hu, sizeof hu, used);
@@ -427,15 +427,15 @@ static int check_space(struct run *run)
               "overlays and margin), %s free; free space or choose another --out",
               run->out_dir, hn, hu, run->ndisks, run->ndisks == 1 ? "" : "s",
               need > used + extra ? ", twice for the OVA" : "", he, ha);
-    return EXIT_PREFLIGHT;
+    return RUN_PREFLIGHT_FAILED;
   }
   p2v_info("space in %s: need %s, %s free", run->out_dir, hn, ha);
   return 0;
 }
 
-int run_preflight(struct run *run)
+enum run_failure run_preflight(struct run *run)
 {
-  int r = run->listen ? open_dialin(run) : open_source(run);
+  enum run_failure r = run->listen ? open_dialin(run) : open_source(run);
   for (size_t i = 0; i < run->ndisks; i++)   /* the array moves no more */
     pthread_mutex_init(&run->disks[i].digest_lock, NULL);
   for (size_t i = 0; r == 0 && i < run->ndisks; i++)

@@ -147,31 +147,25 @@ static int verify_full(struct run *run, struct run_disk *d)
   return status == 0 ? 0 : -1;
 }
 
-int run_verify(struct run *run)
+enum run_failure run_verify(struct run *run)
 {
-  double t = run_now();
   if (run->verify == RUN_VERIFY_NONE) {
     p2v_report_verify(run->report, "outputs", true, "not verified (--verify=none)");
-    run_phase(run, "verify", t, true, NULL);
-    return 0;
+    return RUN_OK;
   }
-  int r = 0;
+  enum run_failure r = RUN_OK;
   for (size_t i = 0; i < run->ndisks; i++)
     if ((run->verify == RUN_VERIFY_FULL ? verify_full(run, &run->disks[i])
                                         : verify_quick(run, &run->disks[i], i)) == -1)
-      r = EXIT_VERIFY;
-  run_phase(run, "verify", t, r == 0, NULL);
+      r = RUN_VERIFY_FAILED;
   return r;
 }
 
-int run_boot_test(struct run *run)
+enum run_failure run_boot_test(struct run *run)
 {
-  double t = run_now();
   struct run_vm v;
-  if (run_describe_vm(run, &v) == -1) {
-    run_phase(run, "boot-test", t, false, NULL);
-    return EXIT_FAILURE_OTHER;
-  }
+  if (run_describe_vm(run, &v) == -1)
+    return RUN_FAILED;
   struct p2v_boot_test_options o = {
     .vm = &v.vm, .out_dir = run->out_dir, .timeout_seconds = run->boot_timeout,
   };
@@ -185,8 +179,7 @@ int run_boot_test(struct run *run)
       p2v_error("boot test of %s failed: %s", run->name, b.reason ? b.reason : "no login prompt");
   }
   bool ok = r == 0 && b.passed;
-  run_phase(run, "boot-test", t, ok, NULL);
   p2v_boot_test_result_clear(&b);
   run_vm_clear(&v);
-  return ok ? 0 : EXIT_BOOT_TEST;
+  return ok ? RUN_OK : RUN_BOOT_TEST_FAILED;
 }

@@ -1,7 +1,8 @@
 /* p2v-convert run: the private header of run-*.c, sectioned by the file
  * that defines each symbol.  The phases, in order (docs/hacking.md):
  * preflight, inspect, convert, copy, metadata, verify, boot-test, package
- * (the OVA, vmdk-stream only).
+ * (the OVA, vmdk-stream only); the table is in run-command.c, the loop
+ * over it in run-phases.c.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef P2V_RUN_H
 #define P2V_RUN_H
@@ -21,35 +22,38 @@
 #include "source/source.h"
 #include "vm/vm.h"
 
-/* Exit codes of p2v-convert (docs/p2v-convert.md lists them).  The run
- * and copy jobs return them until they return failure kinds that cli/
- * maps (issue 11's phase table). */
-enum {
-  EXIT_OK = 0,
-  EXIT_FAILURE_OTHER = 1,        /* anything not below, e.g. an output write error */
-  EXIT_USAGE = 2,                /* bad command line */
-  EXIT_UNREACHABLE = 3,          /* nothing serves at the source URI */
-  EXIT_NO_EXPORT = 4,            /* the server has no such export */
-  EXIT_TLS = 5,                  /* TLS required, refused or failed */
-  EXIT_OUTPUT_EXISTS = 6,        /* OUTPUT (or OUTPUT.part) exists, no --force */
-  EXIT_DISK_FULL = 7,            /* ENOSPC or EDQUOT writing the output */
-  EXIT_READ_ERROR = 8,           /* the source failed a read after retries */
-  EXIT_STALLED = 9,              /* no progress for --stall-timeout seconds */
-  /* run (and copy's free-space check, 10) */
-  EXIT_PREFLIGHT = 10,           /* preflight failed: space, format limits, survey, an unreadable export */
-  EXIT_NO_SPACE = EXIT_PREFLIGHT, /* copy: too little free space for the output, found before writing */
-  EXIT_NO_OS = 11,               /* no operating system found, or one that cannot be converted */
-  EXIT_CONVERT = 12,             /* inspection or conversion of the guest failed */
-  EXIT_VERIFY = 13,              /* an output differs from its converted overlay */
-  EXIT_BOOT_TEST = 14,           /* the boot test ran and did not reach the login prompt */
-  EXIT_INTERRUPTED = 130,        /* SIGINT; SIGTERM gives 143 */
+/* How a phase or a job ended.  run/ and the copy job say what went
+ * wrong, never an exit code: cli/ maps each kind to the documented code
+ * (docs/p2v-convert.md). */
+enum run_failure {
+  RUN_OK = 0,
+  RUN_FAILED,                  /* anything not below, e.g. an output write error */
+  RUN_BAD_USAGE,               /* e.g. two exports written to one file */
+  RUN_UNREACHABLE,             /* the source does not answer (in time) */
+  RUN_NO_EXPORT,
+  RUN_TLS_FAILED,
+  RUN_OUTPUT_EXISTS,
+  RUN_DISK_FULL,
+  RUN_READ_ERROR,
+  RUN_STALLED,
+  RUN_PREFLIGHT_FAILED,        /* space, format limits, survey, an unreadable export */
+  RUN_NO_SPACE,                /* copy: too little free space, found before writing */
+  RUN_NO_OS,                   /* no OS, or no guest converter for it */
+  RUN_CONVERT_FAILED,
+  RUN_VERIFY_FAILED,
+  RUN_BOOT_TEST_FAILED,
+  RUN_INTERRUPTED,             /* by the outcome's signo */
 };
 
-/* copy-job.c, shared with run: the exit code (enum above) of a copy that
- * ended with r, and of a source that could not be opened. */
-int copy_exit_code(enum copy_result r, int signo);
-int copy_open_exit_code(enum p2v_open_failure why);
+/* How a job (run_pipeline, copy_job) ended, for cli/ to turn into an
+ * exit code. */
+struct run_outcome {
+  enum run_failure failure;
+  int signo;                   /* RUN_INTERRUPTED: SIGINT or SIGTERM */
+  bool error_printed;          /* at least one error line was shown */
+};
 
+struct copy_state;
 /* copy-job.c: p2v-convert copy once its command line is parsed (cli/). */
 struct copy_args {
   const char *source, *output, *format;
@@ -63,9 +67,9 @@ struct copy_args {
   enum progress_mode progress;
   int progress_fd;
   double stall_timeout;
+  struct copy_state *state;      /* copy_job's own (messages, signal); set there */
 };
-/* The exit code. */
-int copy_job(const struct copy_args *a);
+struct run_outcome copy_job(const struct copy_args *a);
 
 struct p2v_survey;
 struct p2v_report;
@@ -127,17 +131,50 @@ struct run {
   struct p2v_guest_info guest; /* copied strings owned by guest_strings */
   char *guest_strings[9];
   char vm_mac[18];             /* the VM's only NIC's MAC ("" when it has several) */
-  struct p2v_report *report;
+  struct p2v_guest *guest_handle;   /* open from inspect to the end of convert */
+  struct p2v_report *report;   /* made once the VM's name is known */
+
+  /* how it ends: the first failure, its first error message, its phase */
+  enum run_failure failure;
+  char first_error[1024];
   const char *failed_phase;
+  int signo;                   /* RUN_INTERRUPTED: SIGINT or SIGTERM */
+  /* Set by the pipeline's signal handler; the loop checks it between phases. */
+  volatile sig_atomic_t *stop_signal;
+  /* Phases that ended before the report was made (run_ensure_report). */
+  struct run_pending_phase {
+    const char *phase;
+    double seconds;
+    bool ok;
+    char *reason;
+  } pending[8];
+  size_t npending;
 };
 
 /* run-command.c */
-/* The phases, once the command line (cli/) filled run's options; the
- * exit code. */
-int run_pipeline(const struct run *options);
+/* The phases, once the command line (cli/) filled run's options. */
+struct run_outcome run_pipeline(const struct run *options);
+
+/* run-phases.c: the loop over the phases. */
+struct run_phase {
+  const char *name;            /* in the report: "preflight", "copy" ... */
+  enum run_failure (*run)(struct run *run);
+  bool (*wanted)(const struct run *run);   /* NULL: always */
+};
+/* Run each wanted phase in order, timing each into the report, until one
+ * fails or a stop signal came (checked between phases).  Returns RUN_OK
+ * or the failure, also kept in run->failure with run->failed_phase. */
+enum run_failure run_phases(struct run *run, const struct run_phase *phases, size_t n);
+/* Keep the first error of the run (the log sink calls this). */
+void run_note_error(struct run *run, const char *message);
+/* Make the report, once, with the phases recorded so far. */
+void run_ensure_report(struct run *run);
+/* Monotonic seconds, for durations. */
 double run_now(void);
-/* Record a phase (timed from start) in the report. */
-void run_phase(struct run *run, const char *phase, double start, bool ok, const char *reason);
+/* The failure kind of an open or a copy that failed (also the copy
+ * job's). */
+enum run_failure run_open_failure(enum p2v_open_failure why);
+enum run_failure run_copy_failure(enum copy_result result);
 
 /* run-command.c: the part of disk i's output name taken from its export
  * name (of n): cleaned, without an image file's extension ("disk.raw" ->
@@ -147,8 +184,8 @@ char *run_disk_stem(const char *const *export_names, size_t n, size_t i);
 
 /* run-preflight.c: connect, list exports, read each first sector, read
  * the survey, count used bytes, check space and format limits.
- * 0, or an exit code with one error reported. */
-int run_preflight(struct run *run);
+ * RUN_OK, or a failure with one error reported. */
+enum run_failure run_preflight(struct run *run);
 /* "nbd://h:p/EXPORT?q" from the --source URI and an export name. */
 char *run_export_uri(const char *base, const char *export_name);
 
@@ -166,18 +203,18 @@ void run_serve_stop(struct run *run);
 struct p2v_image *run_patched_open(struct run_disk *disk, const char *overlay_uri);
 
 /* run-copy.c: copy every disk (OUTPUT.part, renamed when complete).
- * 0, or an exit code with one error reported. */
-int run_copy(struct run *run);
+ * RUN_OK, or a failure with one error reported. */
+enum run_failure run_copy(struct run *run);
 
 /* run-metadata.c: libvirt XML, or .vmx, or (OVA, --keep-disks) the OVF.
- * 0 or exit code. */
-int run_metadata(struct run *run);
+ * RUN_OK or failure. */
+enum run_failure run_metadata(struct run *run);
 /* Does run end with an OVA (vmware, vmdk-stream)? */
 bool run_writes_ova(const struct run *run);
 /* The last phase for an OVA: pack the verified disks into NAME.ova (via
- * a temporary name), then remove the disks unless --keep-disks.  0 or
- * exit code. */
-int run_package(struct run *run);
+ * a temporary name), then remove the disks unless --keep-disks.  RUN_OK
+ * or failure. */
+enum run_failure run_package(struct run *run);
 /* The VM as run describes it (survey + guest + outputs), for the
  * metadata and the boot test. */
 #define RUN_MAX_NICS 16
@@ -195,8 +232,8 @@ void run_vm_clear(struct run_vm *v);
  * VMware) when it saw none, "" when several.  0 or -1 reported. */
 int run_choose_vm_mac(struct run *run);
 
-/* run-verify.c: --verify and --boot-test.  0 or exit code. */
-int run_verify(struct run *run);
-int run_boot_test(struct run *run);
+/* run-verify.c: --verify and --boot-test.  RUN_OK or failure. */
+enum run_failure run_verify(struct run *run);
+enum run_failure run_boot_test(struct run *run);
 
 #endif

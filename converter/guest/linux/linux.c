@@ -141,32 +141,86 @@ err:
   return -1;
 }
 
-int p2v_guest_convert(struct p2v_guest *gg, const struct p2v_convert_options *o,
-                      struct p2v_changes *changes, enum p2v_guest_failure *why)
+/* Linux on x86_64, of a family whose boot loader and initramfs tools
+ * the steps know. */
+static int linux_match(const struct p2v_guest_info *info)
 {
-  *why = P2V_GUEST_FAILED;
-  if (strcmp(gg->info.type, "linux") != 0) {
-    *why = P2V_GUEST_UNSUPPORTED;
-    p2v_error("cannot convert %s: only Linux guests are supported", gg->info.product_name);
+  if (strcmp(info->type, "linux") != 0)
+    return 0;
+  if (strcmp(info->arch, "x86_64") != 0) {
+    p2v_error("the source runs %s for %s: only x86_64 guests can be converted",
+              info->product_name, info->arch);
     return -1;
   }
-  struct gl_plan plan;
-  if (gl_preflight(gg, o, &plan) == -1) {
-    *why = P2V_GUEST_CANNOT_CONVERT;
+  static const char *const families[] = {
+    "debian", "ubuntu", "linuxmint", "kalilinux", "rhel", "centos", "rocky", "almalinux",
+    "oraclelinux", "fedora", "scientificlinux", "circle", "opensuse", "sles", "suse-based",
+    "archlinux", "altlinux", NULL
+  };
+  bool known = false;
+  for (size_t i = 0; families[i] && !known; i++)
+    known = strcmp(info->distro, families[i]) == 0;
+  if (!known) {
+    p2v_error("the source runs %s, a Linux distribution p2v does not know (%s): "
+              "its boot loader and initramfs cannot be converted safely",
+              info->product_name, info->distro);
     return -1;
   }
+  return 1;
+}
+
+static int linux_preflight(struct p2v_guest *gg, const struct p2v_convert_options *o,
+                           void **plan_out)
+{
+  struct gl_plan *plan = malloc(sizeof *plan);
+  if (!plan) {
+    p2v_error("cannot check the guest: out of memory");
+    return -1;
+  }
+  if (gl_preflight(gg, o, plan) == -1) {
+    free(plan);
+    return -1;
+  }
+  *plan_out = plan;
   p2v_info("converting %s for %s: %zu kernel(s), initramfs by %s", gg->info.product_name,
-           o->target == P2V_TARGET_KVM ? "KVM" : "VMware", plan.nkernels, plan.tool_path);
-  int r = -1;
+           o->target == P2V_TARGET_KVM ? "KVM" : "VMware", plan->nkernels, plan->tool_path);
+  return 0;
+}
+
+/* In the order that lets the initramfs (post-convert) pick up what the
+ * others wrote. */
+static int linux_convert(struct p2v_guest *gg, const struct p2v_convert_options *o, void *plan,
+                         struct p2v_changes *changes)
+{
+  (void) plan;
   if (gl_convert_devices(gg, o, changes) == -1 ||
       gl_convert_network(gg, o, changes) == -1 ||
       gl_disable_vendor_agents(gg, o, changes) == -1 ||
       gl_convert_console(gg, o, changes) == -1 ||
-      gl_convert_bootloader(gg, o, changes) == -1 ||
-      gl_convert_initramfs(gg, &plan, changes) == -1)
-    goto out;
-  r = 0;
-out:
-  gl_plan_free(&plan);
-  return r;
+      gl_convert_bootloader(gg, o, changes) == -1)
+    return -1;
+  return 0;
 }
+
+static int linux_post_convert(struct p2v_guest *gg, const struct p2v_convert_options *o,
+                              void *plan, struct p2v_changes *changes)
+{
+  (void) o;
+  return gl_convert_initramfs(gg, plan, changes);
+}
+
+static void linux_free_plan(void *plan)
+{
+  if (plan)
+    gl_plan_free(plan);
+  free(plan);
+}
+
+const struct p2v_guest_converter p2v_guest_converter_linux = {
+  .name = "Linux",
+  .match = linux_match,
+  .preflight = linux_preflight,
+  .convert = linux_convert,
+  .post_convert = linux_post_convert,
+  .free_plan = linux_free_plan,
+};
