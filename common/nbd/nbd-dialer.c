@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "nbd-internal.h"
 
@@ -127,13 +128,6 @@ static int start_session(struct dialer *d, int fd)
   return 0;
 }
 
-static int64_t now_ms(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Wait until a session ends or ms pass (lock held). */
 static void wait_changed(struct dialer *d, int64_t ms)
 {
@@ -155,7 +149,7 @@ static void finish_sessions(struct dialer *d, volatile sig_atomic_t *stop)
   atomic_store(&d->idle_stop, true);
   pthread_mutex_lock(&d->lock);
   bool shut = false;
-  int64_t warned = now_ms();
+  int64_t warned = p2v_now_ms();
   while (d->active > 0) {
     if (*stop && !shut) {
       for (unsigned i = 0; i < d->max; i++)
@@ -164,9 +158,9 @@ static void finish_sessions(struct dialer *d, volatile sig_atomic_t *stop)
       shut = true;
     }
     wait_changed(d, LOOP_WAIT_MS);
-    if (now_ms() - warned >= 10000) {
+    if (p2v_now_ms() - warned >= 10000) {
       p2v_warning("waiting for %u connection(s) to the converter to finish", d->active);
-      warned = now_ms();
+      warned = p2v_now_ms();
     }
   }
   pthread_mutex_unlock(&d->lock);
@@ -244,11 +238,11 @@ int p2v_nbd_serve_dialer(const struct p2v_nbd_server *server, const char *addres
     if (silent > 0 && used == 0) {
       p2v_debug("%u connection(s) closed by the converter unused; dialling again in %d ms",
                 silent, backoff);
-      next_dial = now_ms() + backoff;
+      next_dial = p2v_now_ms() + backoff;
       backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
 
-    if (active < connections && now_ms() >= next_dial) {
+    if (active < connections && p2v_now_ms() >= next_dial) {
       char why[256];
       int fd = nbd_net_dial(address, DIAL_TIMEOUT_MS, stop, &counters->converter_done,
                             why, sizeof why);
@@ -260,7 +254,7 @@ int p2v_nbd_serve_dialer(const struct p2v_nbd_server *server, const char *addres
                       "answers", address, why);
         outage = true;
         busy = false;                    /* a new converter may say it again */
-        next_dial = now_ms() + backoff;
+        next_dial = p2v_now_ms() + backoff;
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         continue;
       }
@@ -276,8 +270,8 @@ int p2v_nbd_serve_dialer(const struct p2v_nbd_server *server, const char *addres
 
     pthread_mutex_lock(&d.lock);
     int64_t wait = LOOP_WAIT_MS;
-    if (active < connections && next_dial - now_ms() < wait)
-      wait = next_dial - now_ms() > 0 ? next_dial - now_ms() : 0;
+    if (active < connections && next_dial - p2v_now_ms() < wait)
+      wait = next_dial - p2v_now_ms() > 0 ? next_dial - p2v_now_ms() : 0;
     if (d.ended_silent == 0 && d.ended_used == 0 && wait > 0)
       wait_changed(&d, wait);
     pthread_mutex_unlock(&d.lock);

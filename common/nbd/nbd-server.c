@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "log.h"
 #include "nbd-internal.h"
 
@@ -44,13 +45,6 @@ static int64_t ms_until(const struct timespec *t)
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return (int64_t) (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-static int64_t now_ms(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* The handshake ends handshake_ms from now, whatever arrives meanwhile. */
@@ -218,15 +212,7 @@ int nbd_check_server(const struct p2v_nbd_server *server)
 
 void nbd_describe_peer(int fd, char *out, size_t size)
 {
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  char host[NI_MAXHOST], port[NI_MAXSERV];
-  if (getpeername(fd, (struct sockaddr *) &ss, &sl) == 0 &&
-      (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
-      getnameinfo((struct sockaddr *) &ss, sl, host, sizeof host, port, sizeof port,
-                  NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-    snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
-  else
+  if (p2v_net_peer_address(fd, out, size) == -1)
     snprintf(out, size, "client on fd %d", fd);
 }
 
@@ -347,7 +333,7 @@ struct client_arg {
 /* True if a line may be logged now; *skipped: lines held back before it. */
 static bool log_allowed(struct log_limit *limit, unsigned *skipped)
 {
-  int64_t now = now_ms();
+  int64_t now = p2v_now_ms();
   if (limit->logged && now - limit->last_ms < LOG_INTERVAL_MS) {
     limit->skipped++;
     return false;
@@ -401,7 +387,7 @@ int nbd_claim_session(struct nbd_client *c, char *why, size_t why_size)
     return -1;
   }
   if (l->sessions >= l->max_sessions) {
-    int64_t now = now_ms();
+    int64_t now = p2v_now_ms();
     struct nbd_slot *idlest = NULL;
     for (unsigned i = 0; i < l->nslots; i++) {
       struct nbd_slot *t = &l->slots[i];
@@ -420,7 +406,7 @@ int nbd_claim_session(struct nbd_client *c, char *why, size_t why_size)
     l->handshakes--;
     l->sessions++;
     s->state = SLOT_SESSION;
-    atomic_store(&s->active_ms, now_ms());
+    atomic_store(&s->active_ms, p2v_now_ms());
     pthread_cond_broadcast(&l->gone);     /* a handshake slot is free */
     pthread_mutex_unlock(&l->lock);
     return 0;
@@ -462,7 +448,7 @@ static void report_stalled(struct nbd_client *c)
 void nbd_note_activity(struct nbd_client *c)
 {
   if (c->slot)
-    atomic_store(&c->slot->active_ms, now_ms());
+    atomic_store(&c->slot->active_ms, p2v_now_ms());
 }
 
 static void *client_thread(void *arg)
@@ -547,7 +533,7 @@ static void start_client(struct listener *l, int fd)
     slot->l = l;
     slot->fd = fd;
     slot->state = SLOT_HANDSHAKE;
-    slot->since_ms = now_ms();
+    slot->since_ms = p2v_now_ms();
     atomic_store(&slot->active_ms, slot->since_ms);
     nbd_describe_peer(fd, slot->peer, sizeof slot->peer);
     pthread_attr_init(&attr);

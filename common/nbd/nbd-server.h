@@ -110,6 +110,8 @@ int p2v_net_listen(const char *address);
 /* The numeric "ADDR:PORT" a socket is bound to (the port the kernel
  * picked for ":0"); -1 if unknown. */
 int p2v_net_local_address(int fd, char *buf, size_t size);
+/* The numeric "ADDR:PORT" of a TCP socket's peer; -1 if unknown. */
+int p2v_net_peer_address(int fd, char *buf, size_t size);
 /* Connect to "HOST:PORT"; -1 with a clear error. */
 int p2v_net_connect(const char *address);
 /* Check the syntax of an address without resolving it; -1 with a clear

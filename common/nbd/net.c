@@ -285,15 +285,29 @@ int p2v_net_require_tls(const char *address, enum p2v_net_guard guard, const cha
   return 0;
 }
 
-int p2v_net_local_address(int fd, char *buf, size_t size)
+/* "ADDR:PORT" ("[v6]:PORT") of one end of a TCP socket, from
+ * getsockname or getpeername; -1 if unknown or not TCP/IP. */
+static int socket_address(int fd, bool peer, char *buf, size_t size)
 {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   char host[NI_MAXHOST], port[NI_MAXSERV];
-  if (getsockname(fd, (struct sockaddr *) &ss, &len) == -1 ||
+  int r = peer ? getpeername(fd, (struct sockaddr *) &ss, &len)
+               : getsockname(fd, (struct sockaddr *) &ss, &len);
+  if (r == -1 || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
       getnameinfo((struct sockaddr *) &ss, len, host, sizeof host, port, sizeof port,
                   NI_NUMERICHOST | NI_NUMERICSERV) != 0)
     return -1;
   snprintf(buf, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
   return 0;
+}
+
+int p2v_net_local_address(int fd, char *buf, size_t size)
+{
+  return socket_address(fd, false, buf, size);
+}
+
+int p2v_net_peer_address(int fd, char *buf, size_t size)
+{
+  return socket_address(fd, true, buf, size);
 }

@@ -161,6 +161,15 @@ static bool msg_has(const char *needle)
   return msg && strcasestr(msg, needle) != NULL;
 }
 
+/* libnbd's last error says the connection itself went away (closed or
+ * reset by the other side), as opposed to a refusal or a protocol error. */
+static bool went_away(void)
+{
+  int err = nbd_get_errno();
+  return err == ECONNRESET || err == EPIPE || err == ENOTCONN || msg_has("disconnected") ||
+         msg_has("end of file") || msg_has("closed");
+}
+
 static bool is_tls_failure(void)
 {
   return msg_has("tls") || msg_has("psk") || msg_has("certificate") || msg_has("x509") ||
@@ -219,8 +228,7 @@ static enum hs_result report_failure(struct p2v_dialin *d, int r, const char *wh
     *why = P2V_OPEN_TLS;
     return HS_FAILED;
   }
-  if (err == ECONNRESET || err == EPIPE || err == ENOTCONN || msg_has("disconnected") ||
-      msg_has("end of file") || msg_has("closed")) {
+  if (went_away()) {
     p2v_debug("a dialled connection went away while %s: %s", what, p2v_nbd_message());
     return HS_STALE;
   }
@@ -236,18 +244,6 @@ static enum hs_result report_failure(struct p2v_dialin *d, int r, const char *wh
 
 /* ---- the session a connection belongs to ---- */
 
-static void peer_name(int fd, char *out, size_t size)
-{
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  char host[NI_MAXHOST], port[NI_MAXSERV];
-  if (getpeername(fd, (struct sockaddr *) &ss, &sl) == 0 &&
-      getnameinfo((struct sockaddr *) &ss, sl, host, sizeof host, port, sizeof port,
-                  NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-    snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
-  else
-    snprintf(out, size, "an unknown address");
-}
 
 /* Constant time, so that timing says nothing about how much matched. */
 static bool same_token(const char *a, const char *b)
@@ -300,9 +296,7 @@ static void refuse_busy(struct nbd_handle *h)
  * the copy; skip it, saying so once. */
 static enum hs_result unproven_failure(struct p2v_dialin *d, int r, const char *peer)
 {
-  int err = nbd_get_errno();
-  if (r != -2 && (err == ECONNRESET || err == EPIPE || err == ENOTCONN ||
-                  msg_has("disconnected") || msg_has("end of file") || msg_has("closed"))) {
+  if (r != -2 && went_away()) {
     p2v_debug("a dialled connection went away before it showed its session: %s",
               p2v_nbd_message());
     return HS_STALE;
@@ -416,7 +410,8 @@ static struct nbd_handle *handshake(struct p2v_dialin *d, int fd, const char *ex
     return NULL;
   }
   char peer[PEER_SIZE];
-  peer_name(fd, peer, sizeof peer);
+  if (p2v_net_peer_address(fd, peer, sizeof peer) == -1)
+    snprintf(peer, sizeof peer, "an unknown address");
   if (nbd_aio_connect_socket(h, fd) == -1) {    /* fd is libnbd's from here */
     p2v_error("cannot start NBD on a dialled connection: %s", p2v_nbd_message());
     nbd_close(h);
