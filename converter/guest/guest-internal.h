@@ -18,6 +18,7 @@ struct p2v_guest {
   char **devices;              /* the appliance's disks, in source order */
   size_t ndisks;
   const struct p2v_guest_converter *converter;   /* the one that matched */
+  struct p2v_guest_hardware hardware;           /* set by the converter's convert */
 };
 
 /* guest-table.c: the guest converters, after virt-v2v's CONVERT

@@ -200,6 +200,11 @@ const struct p2v_guest_info *p2v_guest_info(const struct p2v_guest *g)
   return &g->info;
 }
 
+const struct p2v_guest_hardware *p2v_guest_hardware(const struct p2v_guest *g)
+{
+  return &g->hardware;
+}
+
 int p2v_guest_close(struct p2v_guest *gg)
 {
   if (!gg)

@@ -60,7 +60,21 @@ struct p2v_convert_options {
                                   a single configured interface is pinned to it */
   bool serial_console;         /* console=ttyS0 on the kernel command line (default true) */
   const char *vendor_agents_file;    /* data file of services to disable; NULL: built-in path */
+  /* Windows (and virtio-scsi for Linux): */
+  const char *drivers_source;  /* --drivers: virtio-win folder, ISO or zip; NULL: the default
+                                  (/usr/share/virtio-win when present) */
+  enum p2v_disk_bus block_driver;    /* --block-driver: VIRTIO_BLK (default) or VIRTIO_SCSI (KVM) */
+  bool require_drivers;        /* --require-drivers: refuse rather than fall back to emulated devices */
+  const char *firstboot_exe;   /* p2v-firstboot.exe to install; NULL: the built-in path */
 };
+
+/* The virtual hardware the converted guest was prepared for (after a
+ * successful p2v_guest_convert): the VM metadata and the boot test use it. */
+struct p2v_guest_hardware {
+  enum p2v_disk_bus disk_bus;
+  enum p2v_nic_model nic_model;
+};
+const struct p2v_guest_hardware *p2v_guest_hardware(const struct p2v_guest *g);
 
 /* Convert the guest on the overlays so it boots on the target's virtual
  * hardware; every change made goes into changes.  Before anything is

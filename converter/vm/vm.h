@@ -13,6 +13,18 @@
 /* The hypervisor the machine is converted for. */
 enum p2v_target { P2V_TARGET_KVM, P2V_TARGET_VMWARE };
 
+/* The VM's disk controller and NIC.  DEFAULT is the target's own
+ * (KVM: virtio-blk and virtio-net; VMware: pvscsi and vmxnet3); the
+ * others are chosen by the guest conversion, e.g. SATA and e1000e for a
+ * Windows guest without virtio drivers, LSI Logic SAS for one on VMware. */
+enum p2v_disk_bus {
+  P2V_DISK_BUS_DEFAULT, P2V_DISK_BUS_VIRTIO_BLK, P2V_DISK_BUS_VIRTIO_SCSI,
+  P2V_DISK_BUS_SATA, P2V_DISK_BUS_LSI_SAS, P2V_DISK_BUS_PVSCSI,
+};
+enum p2v_nic_model {
+  P2V_NIC_DEFAULT, P2V_NIC_VIRTIO, P2V_NIC_E1000, P2V_NIC_E1000E, P2V_NIC_VMXNET3,
+};
+
 struct p2v_vm_disk {
   const char *path;            /* output image, as written in the metadata (relative to the out dir) */
   const char *format;          /* "qcow2", "raw", "vmdk", "vmdk-stream" */
@@ -29,6 +41,8 @@ struct p2v_vm_nic {
 struct p2v_vm {
   const char *name;
   enum p2v_target target;      /* KVM: virtio disks and NICs; VMware: pvscsi, vmxnet3 */
+  enum p2v_disk_bus disk_bus;  /* DEFAULT: the target's */
+  enum p2v_nic_model nic_model;
   unsigned vcpus;
   uint64_t memory_bytes;
   bool uefi;
