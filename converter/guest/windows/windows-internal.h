@@ -26,6 +26,10 @@ struct gw_hive *gw_hive_open(const char *local_path, bool write);
 /* Write the edits back to the local file (hivex_commit).  0 or -1. */
 int gw_hive_commit(struct gw_hive *h);
 void gw_hive_close(struct gw_hive *h);
+/* Edits that changed the hive since it was opened: setting a value to
+ * what it already holds, or deleting what is absent, is none.  Lets a
+ * caller record a change only when there was one, and skip the upload. */
+unsigned long gw_hive_edits(const struct gw_hive *h);
 
 /* Lookups: 1 found, 0 absent (key or value), -1 error (wrong type too). */
 int gw_reg_key_exists(struct gw_hive *h, const char *key);
