@@ -91,6 +91,79 @@ struct gw_device_plan {
   bool drivers_from_catalog;   /* virtio-win (or VMware) packages are copied in */
 };
 
+/* ---- drivers.c: the registry edits of a conversion ----
+ * Each writes only into sys->control_set (the one Select\Current boots),
+ * records every change in CHANGES (area "registry", file
+ * "HKLM\SYSTEM\ControlSet00N\..." or "HKLM\SOFTWARE\..."), and is
+ * idempotent: run again on its own output it changes and records nothing.
+ * Each returns 0, or -1 with one error reported.  docs/conversion.md,
+ * "Windows: registry changes", says which keys and why. */
+
+/* Where the driver packages go in the guest, for DevicePath and pnputil. */
+#define GW_DRIVER_STORE_DIR "%SystemRoot%\Drivers\VirtIO"
+
+/* a: the boot disk's driver from an INF: Services\<MODEL->service> with
+ * Type, Start=0 (boot), Group, ErrorControl from the INF's AddService
+ * section and ImagePath System32\drivers\<MODEL->service_binary>,
+ * StartOverride removed; then the device registered for boot, for every
+ * hardware ID of PKG's models installing that service:
+ * Control\CriticalDeviceDatabase\pci#ven_...  without SYSTEM\DriverDatabase
+ * (2008 R2), DriverDatabase\{DriverInfFiles,DeviceIds,DriverPackages} with
+ * it (2012 and later).  The .sys itself is the caller's to copy. */
+int gw_register_boot_driver(struct gw_hive *system, const struct gw_system *sys,
+                            const struct win_package *pkg, const struct inf_model *model,
+                            struct p2v_changes *changes);
+/* b: an in-box driver made boot-start (Start=0, StartOverride removed):
+ * "storahci", "msahci", "LSI_SAS"...  A guest without Services\SERVICE is
+ * an error (the caller picked a driver this Windows does not have). */
+int gw_make_boot_start(struct gw_hive *system, const struct gw_system *sys,
+                       const char *service, struct p2v_changes *changes);
+/* c: DIR (GW_DRIVER_STORE_DIR) added once to SOFTWARE's
+ * Microsoft\Windows\CurrentVersion DevicePath, so Plug and Play finds
+ * the packages for devices that appear at boot. */
+int gw_extend_device_path(struct gw_hive *software, const char *dir,
+                          struct p2v_changes *changes);
+/* d: the "windows:NAME" lines of the vendor agents list (AGENTS_FILE; NULL:
+ * share/p2v/vendor-agents) whose service is in the guest and not already
+ * disabled: Start=4, each recorded with its vendor.  NAME may hold shell
+ * wildcards; matching ignores case. */
+int gw_disable_vendor_services(struct gw_hive *system, const struct gw_system *sys,
+                               const char *agents_file, struct p2v_changes *changes);
+
+/* e: an interface with a static IPv4 configuration
+ * (Tcpip\Parameters\Interfaces\{GUID} with EnableDHCP=0), and the network
+ * adapter it belongs to (Control\Class\{4d36e972-...}\NNNN whose
+ * NetCfgInstanceId is GUID), as far as the registry tells. */
+struct gw_static_ip {
+  char *guid;                  /* "{...}" as the hive spells it */
+  char **addresses;            /* IPAddress, NULL-terminated, never NULL */
+  char **masks;                /* SubnetMask, in step with addresses */
+  char **gateways;             /* DefaultGateway (may be empty) */
+  char **dns;                  /* NameServer split at ',' and ' ' (may be empty) */
+  char *adapter;               /* the adapter's DriverDesc, or NULL */
+  char *adapter_key;           /* "0007" under the class key, or NULL */
+  char *pci_id;                /* DeviceInstanceID or MatchingDeviceId ("pci\ven_8086&dev_10d3"), or NULL */
+  char *mac;                   /* NetworkAddress (an override) as "aa:bb:cc:dd:ee:ff", or NULL */
+};
+struct gw_static_ips {
+  struct gw_static_ip *items;
+  size_t n;
+};
+int gw_read_static_ips(struct gw_hive *system, const struct gw_system *sys,
+                       struct gw_static_ips *out);
+void gw_static_ips_clear(struct gw_static_ips *ips);
+
+/* f: what the registry tells for the warnings. */
+struct gw_findings {
+  unsigned group_policies;     /* GPOs applied to the machine (Group Policy\History...) */
+  char *domain;                /* the Active Directory domain joined, or NULL */
+  char **antivirus;            /* "Symantec Endpoint Protection (SepMasterService)", NULL-terminated,
+                                  never NULL: services of known antivirus not disabled */
+};
+int gw_read_findings(struct gw_hive *system, struct gw_hive *software,
+                     const struct gw_system *sys, struct gw_findings *out);
+void gw_findings_clear(struct gw_findings *f);
+
 /* ---- firstboot.c: the first-boot service and its scripts ----
  * p2v-firstboot.exe (firstboot/) is copied to
  * C:\Program Files\p2v\p2v-firstboot.exe and registered as the service
