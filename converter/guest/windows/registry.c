@@ -447,6 +447,30 @@ static int get_raw(struct gw_hive *hv, const char *key, const char *name, uint32
   return get_raw_named(hv, key, name, type, data, size, NULL);
 }
 
+int gw_reg_get_type(struct gw_hive *hv, const char *key, const char *name, uint32_t *type)
+{
+  hive_node_h n;
+  int r = walk(hv, key, false, &n);
+  if (r <= 0)
+    return r;
+  errno = 0;
+  hive_value_h v = hivex_node_get_value(hv->h, n, name);
+  if (v == 0) {
+    if (errno == 0)
+      return 0;
+    reg_error(hv, "read", key, name, "%m");
+    return -1;
+  }
+  hive_type t;
+  size_t len;
+  if (hivex_value_type(hv->h, v, &t, &len) == -1) {
+    reg_error(hv, "read", key, name, "%m");
+    return -1;
+  }
+  *type = (uint32_t)t;
+  return 1;
+}
+
 int gw_reg_get_binary(struct gw_hive *hv, const char *key, const char *name, uint8_t **data,
                       size_t *size)
 {

@@ -39,6 +39,9 @@ int gw_reg_get_string(struct gw_hive *h, const char *key, const char *name, char
 /* REG_MULTI_SZ: a NULL-terminated vector; caller frees each and it. */
 int gw_reg_get_multi_string(struct gw_hive *h, const char *key, const char *name,
                             char ***values);
+/* The type of a value (hive_type numbers: 1 REG_SZ, 4 REG_DWORD, 7
+ * REG_MULTI_SZ...), to choose a reader without an error line. */
+int gw_reg_get_type(struct gw_hive *h, const char *key, const char *name, uint32_t *type);
 /* REG_BINARY or any type, raw bytes; caller frees. */
 int gw_reg_get_binary(struct gw_hive *h, const char *key, const char *name,
                       uint8_t **data, size_t *size);
@@ -100,7 +103,7 @@ struct gw_device_plan {
  * "Windows: registry changes", says which keys and why. */
 
 /* Where the driver packages go in the guest, for DevicePath and pnputil. */
-#define GW_DRIVER_STORE_DIR "%SystemRoot%\Drivers\VirtIO"
+#define GW_DRIVER_STORE_DIR "%SystemRoot%\\Drivers\\VirtIO"
 
 /* a: the boot disk's driver from an INF: Services\<MODEL->service> with
  * Type, Start=0 (boot), Group, ErrorControl from the INF's AddService
@@ -124,7 +127,7 @@ int gw_make_boot_start(struct gw_hive *system, const struct gw_system *sys,
 int gw_extend_device_path(struct gw_hive *software, const char *dir,
                           struct p2v_changes *changes);
 /* d: the "windows:NAME" lines of the vendor agents list (AGENTS_FILE; NULL:
- * share/p2v/vendor-agents) whose service is in the guest and not already
+ * p2v_guest_vendor_agents_path()) whose service is in the guest and not already
  * disabled: Start=4, each recorded with its vendor.  NAME may hold shell
  * wildcards; matching ignores case. */
 int gw_disable_vendor_services(struct gw_hive *system, const struct gw_system *sys,
