@@ -59,11 +59,9 @@ timeout 300 "$tool" --exe "$FIRSTBOOT_EXE" \
 expected="firstboot|$base/p2v-firstboot.exe|the first-boot service p2v-firstboot (from $FIRSTBOOT_EXE)
 firstboot|$base/FIRSTBOOT/0008-marker.cmd|runs once at first boot: marker
 firstboot|$base/FIRSTBOOT/0009-second.cmd|runs once at first boot: second
-firstboot|C:\\Windows\\System32\\config\\SYSTEM|HKLM\\SYSTEM\\ControlSet002\\Services\\p2v-firstboot: service registered (automatic start, LocalSystem, ImagePath \"C:\\PROGRAM FILES\\P2V\\p2v-firstboot.exe\")
+firstboot|HKLM\\SYSTEM\\ControlSet002\\Services\\p2v-firstboot|service p2v-firstboot registered: automatic start, LocalSystem, ImagePath \"C:\\PROGRAM FILES\\P2V\\p2v-firstboot.exe\"
 --
-firstboot|$base/p2v-firstboot.exe|the first-boot service p2v-firstboot (from $FIRSTBOOT_EXE)
 firstboot|$base/FIRSTBOOT/0010-third.cmd|runs once at first boot: third
-firstboot|C:\\Windows\\System32\\config\\SYSTEM|HKLM\\SYSTEM\\ControlSet002\\Services\\p2v-firstboot: service re-registered (there from an earlier conversion) (automatic start, LocalSystem, ImagePath \"C:\\PROGRAM FILES\\P2V\\p2v-firstboot.exe\")
 --"
 [ "$(cat "$TEST_DIR/changes")" = "$expected" ] ||
     { diff <(echo "$expected") "$TEST_DIR/changes" >&2; fail "the changes reported differ"; }

@@ -325,17 +325,17 @@ static char *windows_path(const struct gw_system *sys, const char *guest_path)
 static int register_service(struct gw_hive *system, const struct gw_system *sys,
                             const char *exe_windows, struct p2v_changes *changes)
 {
-  CLEANUP_FREE char *key = NULL, *image_path = NULL, *hive_file = NULL;
+  CLEANUP_FREE char *key = NULL, *image_path = NULL, *file = NULL;
   if (asprintf(&key, "%s\\Services\\" FIRSTBOOT_SERVICE, sys->control_set) < 0 ||
       asprintf(&image_path, "\"%s\"", exe_windows) < 0 ||   /* quoted: "Program Files" */
-      asprintf(&hive_file, "%s\\System32\\config\\SYSTEM",
-               sys->system_root ? sys->system_root : "C:\\Windows") < 0) {
+      asprintf(&file, "HKLM\\SYSTEM\\%s", key) < 0) {
     p2v_error("cannot register the first-boot service: out of memory");
     return -1;
   }
   int existed = gw_reg_key_exists(system, key);
   if (existed == -1)
     return -1;
+  unsigned long edits = gw_hive_edits(system);
   if (gw_reg_set_dword(system, key, "Type", 0x10) == -1 ||          /* own process */
       gw_reg_set_dword(system, key, "Start", 2) == -1 ||            /* automatic */
       gw_reg_set_dword(system, key, "ErrorControl", 1) == -1 ||     /* normal */
@@ -346,10 +346,25 @@ static int register_service(struct gw_hive *system, const struct gw_system *sys,
                         "Runs the p2v conversion's first-boot scripts once each, logs to "
                         "firstboot.log beside it, then removes itself") == -1)
     return -1;
-  return p2v_changes_add(changes, "firstboot", hive_file,
-                         "HKLM\\SYSTEM\\%s: %s (automatic start, LocalSystem, ImagePath %s)",
-                         key, existed ? "service re-registered (there from an earlier "
-                                        "conversion)" : "service registered", image_path);
+  if (gw_hive_edits(system) == edits)      /* an earlier conversion's, as it is */
+    return 0;
+  return p2v_changes_add(changes, "firstboot", file,
+                         "service %s %s: automatic start, LocalSystem, ImagePath %s",
+                         FIRSTBOOT_SERVICE, existed ? "updated" : "registered", image_path);
+}
+
+/* The same bytes are there already (an earlier conversion): nothing to copy. */
+static bool same_file(struct p2v_guest *gg, const char *guest_path, const char *local_path)
+{
+  if (guestfs_is_file(gg->g, guest_path) <= 0)
+    return false;
+  CLEANUP_FCLOSE FILE *fp = fopen(local_path, "re");
+  size_t size;
+  CLEANUP_FREE char *theirs = guestfs_read_file(gg->g, guest_path, &size);
+  if (!fp || !theirs)
+    return false;
+  CLEANUP_FREE char *ours = malloc(size + 1);
+  return ours && fread(ours, 1, size + 1, fp) == size && memcmp(ours, theirs, size) == 0;
 }
 
 int gw_firstboot_install(struct p2v_guest *gg, struct gw_hive *system,
@@ -377,13 +392,15 @@ int gw_firstboot_install(struct p2v_guest *gg, struct gw_hive *system,
     p2v_guest_error(gg->g, "cannot look for the first-boot service in the guest");
     return -1;
   }
-  if (guestfs_upload(gg->g, fb->exe, exe_path) == -1) {
-    p2v_guest_error(gg->g, "cannot copy the first-boot service into the guest");
-    return -1;
+  if (!same_file(gg, exe_path, fb->exe)) {
+    if (guestfs_upload(gg->g, fb->exe, exe_path) == -1) {
+      p2v_guest_error(gg->g, "cannot copy the first-boot service into the guest");
+      return -1;
+    }
+    if (p2v_changes_add(changes, "firstboot", exe_path,
+                        "the first-boot service p2v-firstboot (from %s)", fb->exe) == -1)
+      return -1;
   }
-  if (p2v_changes_add(changes, "firstboot", exe_path,
-                      "the first-boot service p2v-firstboot (from %s)", fb->exe) == -1)
-    return -1;
   if (copy_scripts(gg, scripts_dir, fb, changes) == -1)
     return -1;
   CLEANUP_FREE char *exe_windows = windows_path(sys, exe_path);

@@ -186,8 +186,9 @@ int gw_firstboot_add(struct gw_firstboot *fb, const char *name, const char *cmd)
 /* Copy the service and the scripts into the guest (numbered after any
  * scripts an earlier conversion left; the same script still waiting is
  * not added twice) and register the service in SYSTEM's current control
- * set (replacing an earlier registration).  The caller commits the hive.
- * Nothing to do when no script was added.  0 or -1. */
+ * set (area "firstboot"; an earlier conversion's identical exe and
+ * registration are left as they are and not recorded).  The caller
+ * commits the hive.  Nothing to do when no script was added.  0 or -1. */
 int gw_firstboot_install(struct p2v_guest *gg, struct gw_hive *system,
                          const struct gw_system *sys, struct gw_firstboot *fb,
                          struct p2v_changes *changes);
