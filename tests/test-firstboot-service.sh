@@ -30,7 +30,7 @@ wait_log() {
 # wait_gone: until sc query says the service does not exist.
 wait_gone() {
     local i
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 40; i++)); do
         sc query p2v-firstboot || return 0
         sleep 0.2
     done
