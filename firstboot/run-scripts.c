@@ -192,11 +192,14 @@ static int compare_names(const void *a, const void *b)
   return wcscmp(*(wchar_t *const *)a, *(wchar_t *const *)b);
 }
 
-/* The script names in SCRIPTS\*.cmd, sorted; -1 when the folder is not there. */
-static int list_scripts(const wchar_t *scripts, wchar_t **names, size_t *n)
+/* The script names in SCRIPTS\*.cmd, sorted, the first FB_MAX_SCRIPTS
+ * of them (*MORE: how many others wait for a later run); -1 when the
+ * folder cannot be read. */
+static int list_scripts(const wchar_t *scripts, wchar_t **names, size_t *n, size_t *more)
 {
   wchar_t pattern[FB_PATH];
   *n = 0;
+  *more = 0;
   if (!join(pattern, scripts, L"*.cmd", NULL))
     return -1;
   WIN32_FIND_DATAW fd;
@@ -206,9 +209,12 @@ static int list_scripts(const wchar_t *scripts, wchar_t **names, size_t *n)
     return GetLastError() == ERROR_FILE_NOT_FOUND || GetLastError() == ERROR_PATH_NOT_FOUND
              ? 0 : -1;
   do {
-    if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && is_cmd(fd.cFileName) &&
-        *n < FB_MAX_SCRIPTS && (names[*n] = _wcsdup(fd.cFileName)))
+    if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY || !is_cmd(fd.cFileName))
+      continue;
+    if (*n < FB_MAX_SCRIPTS && (names[*n] = _wcsdup(fd.cFileName)))
       (*n)++;
+    else
+      (*more)++;
   } while (FindNextFileW(h, &fd));
   FindClose(h);
   qsort(names, *n, sizeof *names, compare_names);
@@ -382,9 +388,9 @@ int fb_run(const wchar_t *dir, volatile LONG *stop, bool echo)
   log_line(&log, "p2v-firstboot: started");
 
   wchar_t *names[FB_MAX_SCRIPTS];
-  size_t n;
+  size_t n, more;
   int left = 0;
-  if (list_scripts(scripts, names, &n) == -1) {
+  if (list_scripts(scripts, names, &n, &more) == -1) {
     log_line(&log, "cannot list the scripts in %ls (error %lu)", scripts, GetLastError());
     left = -1;
   } else {
@@ -398,6 +404,7 @@ int fb_run(const wchar_t *dir, volatile LONG *stop, bool echo)
       free(names[i]);
     }
     attempts_free(&attempts);
+    left += (int)more;            /* beyond this run's list: not removed yet */
     if (stop && *stop)
       log_line(&log, "stopped: %d script(s) left for the next start", left);
     else if (left > 0)

@@ -13,7 +13,7 @@
 
 #include "cleanup.h"
 #include "log.h"
-#include "windows-internal.h"
+#include "guest/windows/windows-internal.h"
 
 #define FIRSTBOOT_EXE      "p2v-firstboot.exe"
 #define FIRSTBOOT_SERVICE  "p2v-firstboot"
