@@ -381,6 +381,16 @@ int fb_run(const wchar_t *dir, volatile LONG *stop, bool echo)
   if (!join(log_path, dir, L"firstboot.log", NULL) || !join(scripts, dir, L"firstboot", NULL) ||
       !join(state, scripts, L"attempts.txt", NULL))
     return -1;
+  /* One run at a time: the service and an operator's --run-once would
+   * run the same scripts twice. */
+  HANDLE running = CreateMutexW(NULL, FALSE, L"Global\\p2v-firstboot-run");
+  if (running && GetLastError() == ERROR_ALREADY_EXISTS) {
+    CloseHandle(running);
+    if (echo)
+      fprintf(stderr, "p2v-firstboot: another run is in progress (the service?): wait until "
+                      "firstboot.log says done, then try again\n");
+    return -1;
+  }
   struct fb_log log = { .echo = echo, .serial = open_serial() };
   log.file = CreateFileW(log_path, FILE_APPEND_DATA, FILE_SHARE_READ, NULL, OPEN_ALWAYS,
                          FILE_ATTRIBUTE_NORMAL, NULL);
@@ -418,5 +428,7 @@ int fb_run(const wchar_t *dir, volatile LONG *stop, bool echo)
     CloseHandle(log.file);
   if (log.serial != INVALID_HANDLE_VALUE)
     CloseHandle(log.serial);
+  if (running)
+    CloseHandle(running);
   return left;
 }
