@@ -19,6 +19,10 @@ check_exe() {
     [ -z "$bad" ] || fail "$1 imports DLLs that are not Windows' own: $bad"
 }
 check_exe "$exe"
+# The native build's Windows sub-build follows its P2V_WERROR.
+parent=$(sed -n 's/^P2V_WERROR:BOOL=//p' "$P2V_BUILD_DIR/CMakeCache.txt")
+sub=$(sed -n 's/^P2V_WERROR:[A-Z]*=//p' "$P2V_BUILD_DIR/windows/CMakeCache.txt")
+[ "$parent" = "$sub" ] || fail "P2V_WERROR is $parent in the build, $sub in its Windows build"
 
 build=$TEST_DIR/win
 cmake -S "$P2V_SOURCE_DIR" -B "$build" -DP2V_WERROR=ON \
