@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "guest/guest-internal.h"
 #include "log.h"
 
@@ -38,13 +39,6 @@ struct watch {
   int kernel_limit, total_limit;
   int event_handle;            /* the callback that feeds this watch */
 };
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void p2v_guest_error(guestfs_h *g, const char *what)
 {
@@ -147,7 +141,7 @@ static void kill_appliance(void)
 static void *watchdog(void *arg)
 {
   struct watch *w = arg;
-  double start = now(), firmware_at = 0;
+  double start = p2v_now_s(), firmware_at = 0;
   pthread_mutex_lock(&w->lock);
   while (!w->done) {
     struct timespec ts;
@@ -160,7 +154,7 @@ static void *watchdog(void *arg)
     pthread_cond_timedwait(&w->cond, &w->lock, &ts);
     if (w->done)
       break;
-    double t = now();
+    double t = p2v_now_s();
     if (firmware_at == 0 && atomic_load(&w->firmware_seen))
       firmware_at = t;
     bool hung = t - start > w->total_limit ||
@@ -253,7 +247,7 @@ guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks)
   if (create_overlays(disks, ndisks) == -1)
     return NULL;
 
-  double t0 = now();
+  double t0 = p2v_now_s();
   if (!tcg_forced() && access("/dev/kvm", R_OK | W_OK) == 0) {
     struct watch w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
                        .kernel_limit = KERNEL_LIMIT, .total_limit = TOTAL_LIMIT };
@@ -285,7 +279,7 @@ guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks)
       guestfs_delete_event_callback(g, w.event_handle);
       guestfs_set_event_callback(g, on_event, GUESTFS_EVENT_LIBRARY | GUESTFS_EVENT_WARNING |
                                  GUESTFS_EVENT_TRACE, 0, NULL);
-      p2v_info("libguestfs appliance up with KVM in %.1f s", now() - t0);
+      p2v_info("libguestfs appliance up with KVM in %.1f s", p2v_now_s() - t0);
       return g;
     }
     p2v_debug("KVM launch failed: %s", guestfs_last_error(g) ? guestfs_last_error(g) : "?");
@@ -294,7 +288,7 @@ guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks)
                 w.killed ? " (it hung)" : "");
   }
 
-  double t1 = now();
+  double t1 = p2v_now_s();
   guestfs_h *g = new_handle(disks, ndisks, true, NULL);
   if (!g)
     return NULL;
@@ -305,8 +299,8 @@ guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks)
   }
   if (t1 - t0 > 0.5)
     p2v_info("libguestfs appliance up with TCG in %.1f s (%.1f s spent on KVM first)",
-             now() - t1, t1 - t0);
+             p2v_now_s() - t1, t1 - t0);
   else
-    p2v_info("libguestfs appliance up with TCG in %.1f s", now() - t1);
+    p2v_info("libguestfs appliance up with TCG in %.1f s", p2v_now_s() - t1);
   return g;
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "qemu/qemu.h"
 
@@ -28,13 +29,6 @@ struct qmp {
   char *buf;                   /* bytes received, not yet a whole line */
   size_t len, cap;
 };
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /* The next message (a JSON object), or NULL on timeout, EOF or garbage
  * (reported). */
@@ -69,7 +63,7 @@ static json_object *read_message(struct qmp *q, double deadline)
       q->buf = b;
       q->cap = cap;
     }
-    double left = deadline - now();
+    double left = deadline - p2v_now_s();
     if (left <= 0) {
       p2v_error("qemu's monitor (QMP) did not answer in time");
       return NULL;
@@ -140,7 +134,7 @@ int p2v_qmp_command(struct qmp *q, const char *command, json_object *args,
   if (r == -1)
     return -1;
 
-  double deadline = now() + timeout;
+  double deadline = p2v_now_s() + timeout;
   for (;;) {
     json_object *msg = read_message(q, deadline);
     if (!msg)
@@ -193,13 +187,13 @@ struct qmp *p2v_qmp_connect(const char *path, pid_t pid, double timeout)
     free(q);
     return NULL;
   }
-  double deadline = now() + timeout;
+  double deadline = p2v_now_s() + timeout;
   while (connect(q->fd, (struct sockaddr *) &sa, sizeof sa) == -1) {
     if (exited(pid)) {
       p2v_qmp_close(q);
       return NULL;                   /* not reported: the caller says why qemu stopped */
     }
-    if ((errno != ENOENT && errno != ECONNREFUSED) || now() > deadline) {
+    if ((errno != ENOENT && errno != ECONNREFUSED) || p2v_now_s() > deadline) {
       p2v_error("cannot connect to qemu's monitor at %s: %m", path);
       p2v_qmp_close(q);
       return NULL;

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "human-size.h"
+#include "file-io.h"
 #include "log.h"
 #include "run/run.h"
 
@@ -154,13 +156,6 @@ static int commit_output(const char *part, const char *output)
   return 0;
 }
 
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 /* Copy source (closed here) into output, written as part and renamed
  * once complete, and print the summary.  start: when the copy began, for
  * the summary's time.  RUN_OK or the failure. */
@@ -207,7 +202,7 @@ static enum run_failure copy_one(const struct copy_args *a, const struct p2v_for
   sink->ops->close(sink);
   if (result == COPY_OK && commit_output(part, output) == -1)
     result = COPY_WRITE_ERROR;
-  stats.seconds = now() - start;
+  stats.seconds = p2v_now_s() - start;
 
   if (result != COPY_OK) {
     progress_clear_line(progress);
@@ -318,7 +313,7 @@ static enum run_failure copy_uri(const struct copy_args *a, const struct p2v_for
   if (r != RUN_OK)
     return r;
 
-  double start = now();
+  double start = p2v_now_s();
   enum p2v_open_failure why;
   struct p2v_image *source = p2v_nbd_open(a->source, &why);
   if (!source)
@@ -339,18 +334,9 @@ static int write_survey(const char *path, const char *part, const char *json, si
     p2v_error("cannot create %s: %m", part);
     return -1;
   }
-  const char *p = json;
-  size_t left = len;
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n == -1 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      p2v_error("cannot write %s: %m", part);
-      goto fail;
-    }
-    p += n;
-    left -= (size_t) n;
+  if (p2v_write_full(fd, json, len) == -1) {
+    p2v_error("cannot write %s: %m", part);
+    goto fail;
   }
   if (fsync(fd) == -1) {
     p2v_error("cannot write %s: %m", part);
@@ -449,7 +435,7 @@ static enum run_failure copy_dialin(const struct copy_args *a, const struct p2v_
   if (connections > a->connections)
     connections = a->connections;
   for (size_t i = 0; i < n; i++) {
-    double start = now();
+    double start = p2v_now_s();
     struct p2v_image *source = p2v_dialin_open(d, names[i], &why);
     if (!source) {
       status = run_open_failure(why);
