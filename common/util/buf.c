@@ -9,25 +9,21 @@
 
 #include "buf.h"
 
-/* Grow *items (of size each) so that need of them fit: doubling, at
- * least 16, never past SIZE_MAX bytes.  0, or -1 with errno. */
-static int grow(void **items, size_t *cap, size_t need, size_t size)
+void *p2v_grow(void *items, size_t *cap, size_t need, size_t size)
 {
   if (need <= *cap)
-    return 0;
+    return items;
   size_t cap2 = *cap < 16 ? 16 : *cap;
   while (cap2 < need)
     cap2 = cap2 > SIZE_MAX / 2 ? need : cap2 * 2;
   if (cap2 > SIZE_MAX / size) {
     errno = EOVERFLOW;
-    return -1;
+    return NULL;
   }
-  void *p = realloc(*items, cap2 * size);
-  if (!p)
-    return -1;
-  *items = p;
-  *cap = cap2;
-  return 0;
+  void *p = realloc(items, cap2 * size);
+  if (p)
+    *cap = cap2;
+  return p;
 }
 
 int p2v_buf_reserve(struct p2v_buf *b, size_t more)
@@ -36,7 +32,11 @@ int p2v_buf_reserve(struct p2v_buf *b, size_t more)
     errno = EOVERFLOW;
     return -1;
   }
-  return grow((void **) &b->data, &b->cap, b->len + more + 1, 1);
+  char *p = p2v_grow(b->data, &b->cap, b->len + more + 1, 1);
+  if (!p)
+    return -1;
+  b->data = p;
+  return 0;
 }
 
 int p2v_buf_append(struct p2v_buf *b, const void *data, size_t n)
@@ -94,13 +94,15 @@ void p2v_buf_free(struct p2v_buf *b)
 /* Take ownership of s (malloc'd, or NULL for out of memory). */
 static int strvec_take(struct p2v_strvec *sv, char *s)
 {
-  if (!s || sv->failed || grow((void **) &sv->v, &sv->cap, sv->n + 2, sizeof *sv->v) == -1) {
-    if (!sv->failed && !s)
+  char **v = s && !sv->failed ? p2v_grow(sv->v, &sv->cap, sv->n + 2, sizeof *v) : NULL;
+  if (!v) {
+    if (!s)
       errno = ENOMEM;
     free(s);
     sv->failed = true;
     return -1;
   }
+  sv->v = v;
   sv->v[sv->n++] = s;
   sv->v[sv->n] = NULL;
   return 0;

@@ -7,6 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* items (malloc'd or NULL, *cap of size bytes each) grown to hold at
+ * least need: doubling from 16, the product checked for overflow.  The
+ * array (maybe moved; *cap updated), or NULL with errno (ENOMEM, or
+ * EOVERFLOW) and items untouched. */
+void *p2v_grow(void *items, size_t *cap, size_t need, size_t size);
+
 /* Bytes, always NUL-terminated once anything was added (data is NULL
  * before). */
 struct p2v_buf {

@@ -96,14 +96,11 @@ int p2v_commit_file(const char *tmp, const char *path)
   return 0;
 }
 
-int p2v_write_file_atomic(const char *path, const void *data, size_t len)
+/* exclusive: tmp must not exist (never clobber what someone else made). */
+static int write_via(const char *path, const char *tmp, const void *data, size_t len,
+                     bool exclusive)
 {
-  CLEANUP_FREE char *tmp = NULL;
-  if (asprintf(&tmp, "%s.tmp", path) == -1) {
-    p2v_error("cannot write %s: %m", path);
-    return -1;
-  }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | (exclusive ? O_EXCL : O_TRUNC) | O_CLOEXEC, 0644);
   if (fd == -1) {
     p2v_error("cannot create %s: %m", tmp);
     return -1;
@@ -128,4 +125,19 @@ fail:
     close(fd);
   unlink(tmp);
   return -1;
+}
+
+int p2v_write_file_atomic(const char *path, const void *data, size_t len)
+{
+  CLEANUP_FREE char *tmp = NULL;
+  if (asprintf(&tmp, "%s.tmp", path) == -1) {
+    p2v_error("cannot write %s: %m", path);
+    return -1;
+  }
+  return write_via(path, tmp, data, len, false);
+}
+
+int p2v_write_file_via(const char *path, const char *tmp, const void *data, size_t len)
+{
+  return write_via(path, tmp, data, len, true);
 }

@@ -21,6 +21,8 @@ int p2v_pwrite_full(int fd, const void *buf, size_t count, uint64_t offset);
 /* Write len bytes to path as PATH.tmp (mode 0644 less the umask), fsync,
  * rename, sync the folder.  -1 reported, PATH.tmp removed. */
 int p2v_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same through tmp (in path's folder), which must not exist yet. */
+int p2v_write_file_via(const char *path, const char *tmp, const void *data, size_t len);
 
 /* Rename tmp to path and sync the folder; -1 reported (tmp removed). */
 int p2v_commit_file(const char *tmp, const char *path);

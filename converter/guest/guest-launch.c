@@ -38,6 +38,8 @@ struct watch {
   bool killed;
   int kernel_limit, total_limit;
   int event_handle;            /* the callback that feeds this watch */
+  char console_line[1024];     /* appliance console output, joined into lines */
+  size_t console_len;
 };
 
 void p2v_guest_error(guestfs_h *g, const char *what)
@@ -65,17 +67,14 @@ void p2v_guest_error(guestfs_h *g, const char *what)
 }
 
 /* Appliance console output arrives in pieces: joined into lines here. */
-static char console_line[1024];
-static size_t console_len;
-
 static void console_flush(struct watch *w)
 {
-  console_line[console_len] = '\0';
-  if (w && strstr(console_line, "Linux version"))
+  w->console_line[w->console_len] = '\0';
+  if (strstr(w->console_line, "Linux version"))
     atomic_store(&w->kernel_seen, true);
-  if (p2v_log_verbosity() >= 2 && console_len > 0)
-    p2v_debug("appliance: %s", console_line);
-  console_len = 0;
+  if (p2v_log_verbosity() >= 2 && w->console_len > 0)
+    p2v_debug("appliance: %s", w->console_line);
+  w->console_len = 0;
 }
 
 static void on_event(guestfs_h *g, void *opaque, uint64_t event, int handle, int flags,
@@ -84,13 +83,14 @@ static void on_event(guestfs_h *g, void *opaque, uint64_t event, int handle, int
   (void)g; (void)handle; (void)flags; (void)array; (void)alen;
   struct watch *w = opaque;
   if (event == GUESTFS_EVENT_APPLIANCE) {
-    if (w)
-      atomic_store(&w->firmware_seen, true);
+    if (!w)
+      return;                  /* only a launch's watch asks for these */
+    atomic_store(&w->firmware_seen, true);
     for (size_t i = 0; i < len; i++) {
-      if (buf[i] == '\n' || console_len == sizeof console_line - 1)
+      if (buf[i] == '\n' || w->console_len == sizeof w->console_line - 1)
         console_flush(w);
       else if (buf[i] != '\r')
-        console_line[console_len++] = buf[i];
+        w->console_line[w->console_len++] = buf[i];
     }
     return;
   }

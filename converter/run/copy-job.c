@@ -140,22 +140,6 @@ static enum run_failure check_output(const char *output, const char *part, bool 
   return RUN_OK;
 }
 
-/* Rename OUTPUT.part to OUTPUT and make the rename durable. */
-static int commit_output(const char *part, const char *output)
-{
-  if (rename(part, output) == -1) {
-    p2v_error("cannot rename %s to %s: %m", part, output);
-    return -1;
-  }
-  CLEANUP_FREE char *copy = strdup(output);
-  if (copy) {
-    CLEANUP_CLOSE int dir = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0)
-      fsync(dir);
-  }
-  return 0;
-}
-
 /* Copy source (closed here) into output, written as part and renamed
  * once complete, and print the summary.  start: when the copy began, for
  * the summary's time.  RUN_OK or the failure. */
@@ -200,7 +184,7 @@ static enum run_failure copy_one(const struct copy_args *a, const struct p2v_for
   if (result == COPY_OK && sink->ops->finish(sink) == -1)
     result = errno == ENOSPC || errno == EDQUOT ? COPY_DISK_FULL : COPY_WRITE_ERROR;
   sink->ops->close(sink);
-  if (result == COPY_OK && commit_output(part, output) == -1)
+  if (result == COPY_OK && p2v_commit_file(part, output) == -1)
     result = COPY_WRITE_ERROR;
   stats.seconds = p2v_now_s() - start;
 
@@ -325,41 +309,6 @@ static enum run_failure copy_uri(const struct copy_args *a, const struct p2v_for
   return copy_one(a, format, source, a->source, a->output, part, a->connections, start);
 }
 
-/* Write the survey the source sent as path (via path.part): 0, or -1
- * reported. */
-static int write_survey(const char *path, const char *part, const char *json, size_t len)
-{
-  int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd == -1) {
-    p2v_error("cannot create %s: %m", part);
-    return -1;
-  }
-  if (p2v_write_full(fd, json, len) == -1) {
-    p2v_error("cannot write %s: %m", part);
-    goto fail;
-  }
-  if (fsync(fd) == -1) {
-    p2v_error("cannot write %s: %m", part);
-    goto fail;
-  }
-  if (close(fd) == -1) {
-    fd = -1;
-    p2v_error("cannot write %s: %m", part);
-    goto fail;
-  }
-  if (commit_output(part, path) == -1) {
-    unlink(part);
-    return -1;
-  }
-  return 0;
-
-fail:
-  if (fd >= 0)
-    close(fd);
-  unlink(part);
-  return -1;
-}
-
 /* DIR exists as a folder, or is made.  0, or -1 reported. */
 static int make_output_dir(const char *dir)
 {
@@ -428,7 +377,7 @@ static enum run_failure copy_dialin(const struct copy_args *a, const struct p2v_
       goto done;
     status = RUN_FAILED;
   }
-  if (survey && write_survey(out[n].path, out[n].part, survey, survey_len) == -1)
+  if (survey && p2v_write_file_via(out[n].path, out[n].part, survey, survey_len) == -1)
     goto done;
 
   unsigned connections = p2v_dialin_connections(d);

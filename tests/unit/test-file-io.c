@@ -174,9 +174,24 @@ static void atomic(const char *dir)
   snprintf(tmp, sizeof tmp, "%s/sub.tmp", dir);
   CHECK(access(tmp, F_OK) == -1 && errno == ENOENT);
 
+  /* Through a named temporary: it must not exist, and one that does is
+   * left alone (another writer's). */
+  char part[4200], survey[4200];
+  snprintf(part, sizeof part, "%s/survey.json.part", dir);
+  snprintf(survey, sizeof survey, "%s/survey.json", dir);
+  CHECK(p2v_write_file_via(survey, part, "{}\n", 3) == 0);
+  CHECK(access(part, F_OK) == -1 && stat(survey, &st) == 0 && st.st_size == 3);
+  fd = open(part, O_WRONLY | O_CREAT, 0600);
+  CHECK(fd >= 0 && p2v_write_full(fd, "theirs", 6) == 0);
+  close(fd);
+  CHECK(p2v_write_file_via(survey, part, "{\"x\":1}\n", 8) == -1 && errors == 3);
+  CHECK(stat(part, &st) == 0 && st.st_size == 6 && stat(survey, &st) == 0 && st.st_size == 3);
+  unlink(part);
+  unlink(survey);
+
   /* A folder that does not exist: reported, nothing created. */
   snprintf(tmp, sizeof tmp, "%s/missing/report.json", dir);
-  CHECK(p2v_write_file_atomic(tmp, "x", 1) == -1 && errors == 3);
+  CHECK(p2v_write_file_atomic(tmp, "x", 1) == -1 && errors == 4);
 }
 
 int main(void)
