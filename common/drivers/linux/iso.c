@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "linux.h"
 #include "command.h"
 #include "file-io.h"
+#include "linux.h"
 #include "log.h"
 
 extern char **environ;
