@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "file-io.h"
 #include "linux.h"
 #include "log.h"
 
@@ -231,31 +232,30 @@ static int write_image(const char *in, const char *out, const struct lx_buf *seg
   CLEANUP_FREE char *tmp = NULL;
   if (asprintf(&tmp, "%s.tmpXXXXXX", out) < 0)
     return -1;
-  CLEANUP_CLOSE int fd = mkstemp(tmp);
   CLEANUP_CLOSE int ifd = open(in, O_RDONLY | O_CLOEXEC);
-  if (fd == -1 || ifd == -1) {
-    p2v_error("%s: cannot create: %m", fd == -1 ? out : in);
+  CLEANUP_CLOSE int fd = ifd == -1 ? -1 : mkstemp(tmp);
+  if (fd == -1) {
+    p2v_error("%s: cannot create: %m", ifd == -1 ? in : out);
     return -1;
   }
   unsigned char buf[65536];
   size_t total = 0;
   ssize_t n;
   bool ok = true;
-  while (ok && (n = read(ifd, buf, sizeof buf)) > 0) {
-    ok = write(fd, buf, (size_t)n) == n;
+  while (ok && (n = p2v_read_full(ifd, buf, sizeof buf)) > 0) {
+    ok = p2v_write_full(fd, buf, (size_t)n) == 0;
     total += (size_t)n;
   }
   static const unsigned char zeros[4];
   size_t pad = (4 - total % 4) % 4;
-  ok = ok && n == 0 && write(fd, zeros, pad) == (ssize_t)pad &&
-       write(fd, seg->data, seg->len) == (ssize_t)seg->len &&
-       fchmod(fd, 0644) == 0 && fsync(fd) == 0;
-  if (!ok || rename(tmp, out) == -1) {
+  ok = ok && n == 0 && p2v_write_full(fd, zeros, pad) == 0 &&
+       p2v_write_full(fd, seg->data, seg->len) == 0 && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
+  if (!ok) {
     p2v_error("%s: cannot write: %m", out);
     unlink(tmp);
     return -1;
   }
-  return 0;
+  return p2v_commit_file(tmp, out);
 }
 
 int linux_add_command(int argc, char **argv)

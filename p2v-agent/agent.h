@@ -19,7 +19,12 @@ int agent_serve(int argc, char **argv);
 int agent_survey(int argc, char **argv);
 
 /* options.c */
-bool parse_unsigned(const char *text, unsigned max, unsigned *value);
+/* option's number from min to max into *value; -1 with one usage error. */
+int option_number(const char *command, const char *option, const char *arg, unsigned min,
+                  unsigned max, unsigned *value);
+/* The index of option's arg in names; -1 with one usage error. */
+int option_choice(const char *command, const char *option, const char *arg,
+                  const char *const names[], int *index);
 void usage_error(const char *command, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 

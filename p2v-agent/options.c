@@ -1,22 +1,30 @@
 /* Command-line helpers shared by the agent's commands.
  * SPDX-License-Identifier: GPL-3.0-or-later */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "agent.h"
 #include "log.h"
+#include "parse.h"
 
-bool parse_unsigned(const char *text, unsigned max, unsigned *value)
+int option_number(const char *command, const char *option, const char *arg, unsigned min,
+                  unsigned max, unsigned *value)
 {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(text, &end, 10);
-  if (errno || end == text || *end || text[0] == '-' || v > max)
-    return false;
-  *value = (unsigned) v;
-  return true;
+  char why[P2V_OPTION_WHY_MAX];
+  if (p2v_option_why_uint(option, arg, min, max, value, why, sizeof why) == 0)
+    return 0;
+  usage_error(command, "%s", why);
+  return -1;
+}
+
+int option_choice(const char *command, const char *option, const char *arg,
+                  const char *const names[], int *index)
+{
+  char why[P2V_OPTION_WHY_MAX];
+  if (p2v_option_why_choice(option, arg, names, index, why, sizeof why) == 0)
+    return 0;
+  usage_error(command, "%s", why);
+  return -1;
 }
 
 /* One line that says what was wrong and where to look. */

@@ -95,18 +95,9 @@ static int use_certificates_dir(struct serve_options *o, const char *dir)
   return 0;
 }
 
-static int parse_tls_mode(const char *text, enum p2v_tls_mode *mode)
-{
-  if (!strcmp(text, "off"))
-    *mode = P2V_TLS_OFF;
-  else if (!strcmp(text, "on"))
-    *mode = P2V_TLS_ON;
-  else if (!strcmp(text, "require"))
-    *mode = P2V_TLS_REQUIRE;
-  else
-    return -1;
-  return 0;
-}
+/* --tls: the names and what they mean. */
+static const char *const tls_names[] = { "off", "on", "require", NULL };
+static const enum p2v_tls_mode tls_modes[] = { P2V_TLS_OFF, P2V_TLS_ON, P2V_TLS_REQUIRE };
 
 enum {
   OPT_LISTEN = 256, OPT_CONNECT, OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_CERT,
@@ -138,17 +129,16 @@ static const struct option long_options[] = {
 /* Returns -1 to exit with EXIT_USAGE, 1 to exit 0 (help shown), 0 to go on. */
 static int parse_serve_options(int argc, char **argv, struct serve_options *o)
 {
-  int c;
+  int c, choice;
   opterr = 0;       /* our own message, in our own format */
   while ((c = getopt_long(argc, argv, "+vh", long_options, NULL)) != -1) {
     switch (c) {
     case OPT_LISTEN: o->listen_address = optarg; break;
     case OPT_CONNECT: o->connect_address = optarg; break;
     case OPT_TLS:
-      if (parse_tls_mode(optarg, &o->tls.mode) < 0) {
-        usage_error("serve", "--tls takes off, on or require, not '%s'", optarg);
+      if (option_choice("serve", "--tls", optarg, tls_names, &choice) == -1)
         return -1;
-      }
+      o->tls.mode = tls_modes[choice];
       o->tls_mode_given = true;
       break;
     case OPT_TLS_CERTIFICATES:
@@ -163,28 +153,20 @@ static int parse_serve_options(int argc, char **argv, struct serve_options *o)
     case OPT_INSECURE: o->insecure = true; break;
     case OPT_ALL_BLOCKS: o->disk.all_blocks = true; break;
     case OPT_MAX_CLIENTS:
-      if (!parse_unsigned(optarg, 1024, &o->max_clients) || o->max_clients == 0) {
-        usage_error("serve", "--max-clients takes a number from 1 to 1024, not '%s'", optarg);
+      if (option_number("serve", "--max-clients", optarg, 1, 1024, &o->max_clients) == -1)
         return -1;
-      }
       break;
     case OPT_CONNECTIONS:
-      if (!parse_unsigned(optarg, 64, &o->connections) || o->connections == 0) {
-        usage_error("serve", "--connections takes a number from 1 to 64, not '%s'", optarg);
+      if (option_number("serve", "--connections", optarg, 1, 64, &o->connections) == -1)
         return -1;
-      }
       break;
     case OPT_HANDSHAKE_TIMEOUT:
-      if (!parse_unsigned(optarg, 300, &o->handshake_timeout) || o->handshake_timeout == 0) {
-        usage_error("serve", "--handshake-timeout takes seconds from 1 to 300, not '%s'", optarg);
+      if (option_number("serve", "--handshake-timeout", optarg, 1, 300, &o->handshake_timeout) == -1)
         return -1;
-      }
       break;
     case OPT_IDLE_TIMEOUT:
-      if (!parse_unsigned(optarg, 7 * 24 * 3600, &o->idle_timeout) || o->idle_timeout == 0) {
-        usage_error("serve", "--idle-timeout takes seconds from 1 to 604800, not '%s'", optarg);
+      if (option_number("serve", "--idle-timeout", optarg, 1, 7 * 24 * 3600, &o->idle_timeout) == -1)
         return -1;
-      }
       break;
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_serve_usage(stdout); return 1;

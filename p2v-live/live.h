@@ -134,7 +134,8 @@ bool live_is_boot_medium(const char *path);
 int live_network_setup(const struct live_roots *roots, const struct live_settings *s);
 
 /* ---- process.c ---- */
-/* Run argv (PATH searched), wait at most timeout_s seconds (then kill it).
+/* Run argv (PATH searched) on our console, wait at most timeout_s seconds
+ * (then stop it: SIGTERM, a grace, SIGKILL; UINT32_MAX: no limit).
  * Its exit status, or -1 with an error. */
 int live_run(const char *const *argv, unsigned timeout_s);
 /* PID 1: run main_fn in a child, reap everything, power off when it ends

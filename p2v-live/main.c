@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "file-io.h"
 #include "live.h"
 #include "log.h"
 #include "nbd-server.h"
@@ -79,23 +80,16 @@ static char *read_small_file(const char *path, size_t *len)
   if (fd == -1)
     return NULL;
   char *buf = malloc(LIVE_MAX_SETTINGS_BYTES + 2);
-  size_t n = 0;
-  while (buf && n <= LIVE_MAX_SETTINGS_BYTES) {
-    ssize_t r = read(fd, buf + n, LIVE_MAX_SETTINGS_BYTES + 1 - n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
-      p2v_warning("cannot read %s: %m", path);
-      free(buf);
-      return NULL;
-    }
-    if (r == 0)
-      break;
-    n += (size_t)r;
+  if (!buf)
+    return NULL;
+  ssize_t n = p2v_read_full(fd, buf, LIVE_MAX_SETTINGS_BYTES + 1);
+  if (n < 0) {
+    p2v_warning("cannot read %s: %m", path);
+    free(buf);
+    return NULL;
   }
-  if (buf)
-    buf[n] = '\0';
-  *len = n;
+  buf[n] = '\0';
+  *len = (size_t) n;
   return buf;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "file-io.h"
 #include "live.h"
 #include "log.h"
 
@@ -58,16 +59,13 @@ static bool has_link(const struct live_roots *roots, const char *name)
 
 static int write_resolv_conf(const char *dns)
 {
-  CLEANUP_FCLOSE FILE *f = fopen("/etc/resolv.conf.tmp", "we");
-  if (!f || fprintf(f, "nameserver %s\n", dns) < 0 || fflush(f) != 0) {
-    p2v_error("cannot write /etc/resolv.conf.tmp: %m");
+  char text[128];
+  int n = snprintf(text, sizeof text, "nameserver %s\n", dns);
+  if (n < 0 || (size_t)n >= sizeof text) {
+    p2v_error("cannot write /etc/resolv.conf: the DNS server address %s is too long", dns);
     return -1;
   }
-  if (rename("/etc/resolv.conf.tmp", "/etc/resolv.conf") == -1) {
-    p2v_error("cannot replace /etc/resolv.conf: %m");
-    return -1;
-  }
-  return 0;
+  return p2v_write_file_atomic("/etc/resolv.conf", text, (size_t)n);
 }
 
 static int configure_static(const struct live_settings *s, const char *iface)

@@ -5,6 +5,7 @@
  * is then a message and a shell, not a kernel panic.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,45 +15,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "live.h"
 #include "log.h"
 
 int live_run(const char *const *argv, unsigned timeout_s)
 {
-  pid_t pid = fork();
-  if (pid == -1) {
-    p2v_error("cannot run %s: fork: %m", argv[0]);
+  /* Seconds past what a millisecond count holds: no limit. */
+  struct p2v_command_options o = {
+    .inherit_stdio = true,
+    .timeout_ms = timeout_s < UINT_MAX / 1000 ? timeout_s * 1000 : 0,
+  };
+  struct p2v_command *c = p2v_command_run(argv, &o);
+  if (!c)
     return -1;
-  }
-  if (pid == 0) {
-    execvp(argv[0], (char *const *)argv);
-    fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  int status;
-  for (;;) {
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid)
-      break;
-    if (r == -1 && errno != EINTR) {
-      p2v_error("cannot wait for %s: %m", argv[0]);
-      return -1;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      p2v_error("%s did not finish within %u seconds and was stopped", argv[0], timeout_s);
-      return -1;
-    }
-    usleep(50 * 1000);
-  }
-  if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  p2v_error("%s was killed by signal %d", argv[0], WTERMSIG(status));
-  return -1;
+  int status = p2v_command_status(c);
+  if (p2v_command_timed_out(c))
+    p2v_error("%s did not finish within %u seconds and was stopped", argv[0], timeout_s);
+  else if (status == -1)
+    p2v_error("%s was killed by signal %d", argv[0], p2v_command_signal(c));
+  p2v_command_free(c);
+  return status;
 }
 
 void live_power_off(void)

@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "disk.h"
+#include "file-io.h"
 #include "human-size.h"
 #include "live.h"
 #include "log.h"
@@ -112,9 +113,7 @@ static void save_survey(const struct live_options *o, const char *json)
   if (!o->pid1)
     return;
   mkdir("/run/p2v", 0755);
-  CLEANUP_FCLOSE FILE *f = fopen(SURVEY_COPY ".tmp", "we");
-  if (f && fputs(json, f) >= 0 && fflush(f) == 0)
-    rename(SURVEY_COPY ".tmp", SURVEY_COPY);
+  p2v_write_file_atomic(SURVEY_COPY, json, strlen(json));
 }
 
 /* ---- progress on the console ---- */

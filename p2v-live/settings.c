@@ -4,13 +4,13 @@
  * checked and every length capped.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "live.h"
 #include "log.h"
+#include "parse.h"
 
 #define MAX_WORD 4096
 
@@ -75,23 +75,10 @@ static int bad(const char *key, const char *value, const char *allowed)
   return -1;
 }
 
-/* Index of value in choices (NULL-terminated), or -1. */
-static int choice(const char *value, const char *const *choices)
-{
-  for (int i = 0; choices[i]; i++)
-    if (!strcmp(value, choices[i]))
-      return i;
-  return -1;
-}
-
 static bool parse_uint(const char *text, unsigned min, unsigned max, unsigned *out)
 {
-  char *end;
-  if (text[0] < '0' || text[0] > '9')
-    return false;
-  errno = 0;
-  unsigned long v = strtoul(text, &end, 10);
-  if (errno || *end || v < min || v > max)
+  uint64_t v;
+  if (p2v_parse_u64(text, &v) == -1 || v < min || v > max)
     return false;
   *out = (unsigned)v;
   return true;
@@ -241,7 +228,7 @@ int live_settings_set(struct live_settings *s, const char *key, const char *valu
   int i;
 
   if (!strcmp(key, "mode")) {
-    if ((i = choice(value, modes)) <= 0)
+    if ((i = p2v_parse_choice(value, modes)) <= 0)
       return bad(key, value, "expected serve, dial or shell");
     s->mode = (enum live_mode)i;
   } else if (!strcmp(key, "server")) {
@@ -255,7 +242,7 @@ int live_settings_set(struct live_settings *s, const char *key, const char *valu
     if (!parse_uint(value, 1, 16, &s->connections))
       return bad(key, value, "expected a number of connections from 1 to 16");
   } else if (!strcmp(key, "tls")) {
-    if ((i = choice(value, tls)) < 0)
+    if ((i = p2v_parse_choice(value, tls)) < 0)
       return bad(key, value, "expected off, on or require");
     s->tls = (enum live_tls)i;
   } else if (!strcmp(key, "tls_psk")) {
@@ -270,7 +257,7 @@ int live_settings_set(struct live_settings *s, const char *key, const char *valu
   } else if (!strcmp(key, "auto")) {
     return set_bool(key, value, &s->unattended);
   } else if (!strcmp(key, "net")) {
-    if ((i = choice(value, nets)) < 0)
+    if ((i = p2v_parse_choice(value, nets)) < 0)
       return bad(key, value, "expected dhcp, static or none");
     s->net = (enum live_net)i;
   } else if (!strcmp(key, "ip")) {
@@ -291,7 +278,7 @@ int live_settings_set(struct live_settings *s, const char *key, const char *valu
                  "(at most 15 characters)");
     return set_string(&s->interface, value);
   } else if (!strcmp(key, "after")) {
-    if ((i = choice(value, afters)) <= 0)
+    if ((i = p2v_parse_choice(value, afters)) <= 0)
       return bad(key, value, "expected poweroff or wait");
     s->after = (enum live_after)i;
   } else if (!strcmp(key, "dump_settings")) {
@@ -339,7 +326,7 @@ static bool is_known(const char *key)
     "mode", "server", "port", "connections", "tls", "tls_psk", "insecure", "disks", "auto",
     "net", "ip", "gateway", "dns", "interface", "after", "dump_settings", NULL,
   };
-  return choice(key, keys) >= 0;
+  return p2v_parse_choice(key, keys) >= 0;
 }
 
 static bool printable(const char *s, size_t n)

@@ -12,8 +12,8 @@ expect_error "unknown command 'srve'" "$P2V_AGENT" srve "$disk"
 expect_error "no disk given" "$P2V_AGENT" serve
 expect_error "unknown option" "$P2V_AGENT" serve --bogus "$disk"
 expect_error "exclude each other" "$P2V_AGENT" serve --listen 127.0.0.1:1 --connect 127.0.0.1:2 "$disk"
-expect_error "--tls takes off, on or require" "$P2V_AGENT" serve --tls=maybe "$disk"
-expect_error "--max-clients takes" "$P2V_AGENT" serve --max-clients 0 "$disk"
+expect_error '--tls: "maybe" is not one of off, on, require; see' "$P2V_AGENT" serve --tls=maybe "$disk"
+expect_error '--max-clients: "0" is not a number from 1 to 1024; see' "$P2V_AGENT" serve --max-clients 0 "$disk"
 expect_error "needs --tls-certificates" "$P2V_AGENT" serve --tls=require "$disk"
 expect_error "needs a CA" "$P2V_AGENT" serve --tls-psk "$TEST_DIR/keys.psk" --tls-verify-peer "$disk"
 
@@ -52,7 +52,7 @@ expect_error "cannot listen on not-an-address: the address must be" "$P2V_AGENT"
 expect_error "cannot listen on 127.0.0.1:99999: the address must be" "$P2V_AGENT" serve --listen "127.0.0.1:99999" "$disk"
 expect_error "cannot connect to 127.0.0.1:http: the address must be" "$P2V_AGENT" serve --connect "127.0.0.1:http" "$disk"
 expect_error "--connections is for --connect" "$P2V_AGENT" serve --connections 2 "$disk"
-expect_error "--connections takes a number from 1 to 64" "$P2V_AGENT" serve --connect 127.0.0.1:1 --connections 65 "$disk"
+expect_error "^p2v-agent: --connections: \"65\" is not a number from 1 to 64; see 'p2v-agent serve --help'\$" "$P2V_AGENT" serve --connect 127.0.0.1:1 --connections 65 "$disk"
 # Nobody listening: --connect keeps trying (docs/dial-in.md), saying so
 # once; SIGTERM before the converter had everything is exit 1.
 "$P2V_AGENT" serve --connect 127.0.0.1:1 "$disk" 2>"$TEST_DIR/dial.err" &

@@ -55,10 +55,14 @@ done
 pass "200 GiB: 512 refused naming 1K; 1K copies, checks clean, shows 1024"
 
 # Command lines.
-expect_exit 2 "--cluster-size takes a power of two from 512 to 2M" \
+expect_exit 2 '--cluster-size: "1000" is not a power of two \(512, 1K, \.\.\., 64K, \.\.\., 2M\)$' \
     "$P2V_CONVERT" copy "$uri" -o "$TEST_DIR/x.qcow2" --cluster-size 1000
-expect_exit 2 "--cluster-size takes a power of two from 512 to 2M" \
+expect_exit 2 '--cluster-size: "4M" is not a size from 512 to 2M$' \
     "$P2V_CONVERT" copy "$uri" -o "$TEST_DIR/x.qcow2" --cluster-size 4M
+expect_exit 2 '--cluster-size: "abc" is not a size \(e\.g\. 64K, 2M\)$' \
+    "$P2V_CONVERT" run --source "$uri" --out "$TEST_DIR/x" --target kvm --cluster-size abc
+expect_exit 2 '--cluster-size: "64K " is not a size \(e\.g\. 64K, 2M\)$' \
+    "$P2V_CONVERT" copy "$uri" -o "$TEST_DIR/x.qcow2" --cluster-size "64K "
 expect_exit 2 "--cluster-size is for qcow2" \
     "$P2V_CONVERT" copy "$uri" -o "$TEST_DIR/x.raw" --cluster-size 1K
 expect_exit 2 "--cluster-size is for qcow2" \

@@ -114,9 +114,9 @@ start_nbdkit "$port" file "$TEST_DIR/src.img"
 "$P2V_CONVERT" copy "nbd://127.0.0.1:$port/" -o "$TEST_DIR/good.raw" --connect-timeout "$DEADLINE" \
     >/dev/null || fail "copy from a live server failed with --connect-timeout"
 cmp "$TEST_DIR/src.img" "$TEST_DIR/good.raw" || fail "copy differs"
-expect_exit 2 "--connect-timeout takes a number" \
+expect_exit 2 '--connect-timeout: "soon" is not a number from 0 to 604800$' \
     "$P2V_CONVERT" copy "nbd://127.0.0.1:$port/" -o "$TEST_DIR/x.raw" --connect-timeout soon
-expect_exit 2 "--connect-timeout takes a number" \
+expect_exit 2 '--connect-timeout: ".*" is not a number from 0 to 604800$' \
     "$P2V_CONVERT" run --source "nbd://127.0.0.1:$port/" --out "$TEST_DIR/x" --target kvm \
     --connect-timeout -1
 pass "live server, option check"

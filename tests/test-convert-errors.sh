@@ -16,8 +16,8 @@ expect_exit 2 "no source given" "$P2V_CONVERT" copy -o "$out"
 expect_exit 2 "no output given" "$P2V_CONVERT" copy nbd://127.0.0.1/
 expect_exit 2 "unknown format 'qed'" "$P2V_CONVERT" copy nbd://127.0.0.1/ -o "$out" -O qed
 expect_exit 2 "cannot tell the format" "$P2V_CONVERT" copy nbd://127.0.0.1/ -o "$TEST_DIR/out.disk"
-expect_exit 2 "--connections takes a number" "$P2V_CONVERT" copy nbd://127.0.0.1/ -o "$out" --connections 0
-expect_exit 2 "--progress takes bar, json or none" "$P2V_CONVERT" copy nbd://127.0.0.1/ -o "$out" --progress=fancy
+expect_exit 2 '--connections: "0" is not a number from 1 to 64$' "$P2V_CONVERT" copy nbd://127.0.0.1/ -o "$out" --connections 0
+expect_exit 2 '--progress: "fancy" is not one of bar, json, none$' "$P2V_CONVERT" copy nbd://127.0.0.1/ -o "$out" --progress=fancy
 expect_exit 2 "unknown option '--bogus'" "$P2V_CONVERT" copy nbd://127.0.0.1/ -o "$out" --bogus
 no_output "$out"
 pass "command line"

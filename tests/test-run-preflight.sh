@@ -79,11 +79,11 @@ pass "VMDK size limit"
 
 # Command lines.
 expect_exit 2 "give either --source" "$P2V_CONVERT" run --out "$TEST_DIR/x" --target kvm
-expect_exit 2 "--target takes kvm or vmware" \
+expect_exit 2 '--target: ".*" is not one of kvm, vmware$' \
     "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target xen
 expect_exit 2 "--target vmware writes VMDK" \
     "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target vmware -O qcow2
-expect_exit 2 "--memory takes a size" \
+expect_exit 2 '--memory: "12" is not a size from 64M to 1P$' \
     "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --memory 12
 expect_exit 2 "--keep-disks applies to an OVA" \
     "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --keep-disks

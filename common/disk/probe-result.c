@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "disk-internal.h"
+#include "file-io.h"
 
 static const char magic[8] = "P2VPRB1\n";
 
@@ -92,16 +93,8 @@ struct writer {
 
 static void flush(struct writer *w)
 {
-  size_t off = 0;
-  while (!w->error && off < w->len) {
-    ssize_t r = write(w->fd, w->buf + off, w->len - off);
-    if (r == -1 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      w->error = r == 0 ? EIO : errno;
-    else
-      off += (size_t) r;
-  }
+  if (!w->error && p2v_write_full(w->fd, w->buf, w->len) == -1)
+    w->error = errno;
   w->len = 0;
 }
 

@@ -49,6 +49,7 @@
 #include <termios.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "disk-internal.h"
 #include "log.h"
 
@@ -215,13 +216,6 @@ static void child(p2v_sandbox_fn fn, void *opaque, int result_fd, int input_fd)
   _exit(fn(opaque, input_fd >= 0 ? INPUT_FD : -1, RESULT_FD) == 0 ? 0 : 1);
 }
 
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static void set_why(char *why, size_t size, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 static void set_why(char *why, size_t size, const char *fmt, ...)
@@ -238,7 +232,7 @@ static int collect(int fd, double deadline, size_t max_bytes, uint8_t **out,
 {
   size_t cap = 0;
   for (;;) {
-    double left = deadline - now();
+    double left = deadline - p2v_now_s();
     if (left <= 0) {
       set_why(why, why_size, "it took longer than the time limit");
       return -1;
@@ -287,7 +281,7 @@ int p2v_sandbox_run(p2v_sandbox_fn fn, void *opaque, int input_fd,
                     uint8_t **out, size_t *out_len, char *why, size_t why_size)
 {
   int fds[2];
-  double deadline = now() + timeout_seconds;
+  double deadline = p2v_now_s() + timeout_seconds;
   int status, ok;
   pid_t pid;
 
@@ -324,7 +318,7 @@ int p2v_sandbox_run(p2v_sandbox_fn fn, void *opaque, int input_fd,
       set_why(why, why_size, "waitpid: %m");
       return -1;
     }
-    if (ok && now() >= deadline) {
+    if (ok && p2v_now_s() >= deadline) {
       set_why(why, why_size, "it took longer than the time limit");
       ok = 0;
       kill(pid, SIGKILL);

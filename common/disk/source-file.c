@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "disk-internal.h"
+#include "file-io.h"
 #include "log.h"
 
 struct file_source {
@@ -27,21 +28,12 @@ struct file_source {
 
 int p2v_read_exact(int fd, void *buf, size_t count, uint64_t offset)
 {
-  unsigned char *p = buf;
-  while (count > 0) {
-    ssize_t r = pread(fd, p, count, (off_t) offset);
-    if (r == -1) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    if (r == 0) {
-      errno = EIO;            /* past the end: the disk shrank? */
-      return -1;
-    }
-    p += r;
-    offset += (uint64_t) r;
-    count -= (size_t) r;
+  ssize_t r = p2v_pread_full(fd, buf, count, offset);
+  if (r == -1)
+    return -1;
+  if ((size_t) r < count) {
+    errno = EIO;              /* past the end: the disk shrank? */
+    return -1;
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cleanup.h"
 #include "drivers.h"
 #include "log.h"
@@ -24,43 +25,37 @@ static char *read_all(const char *path, size_t *len)
     p2v_error("%s: cannot open devices file: %m", path);
     return NULL;
   }
-  size_t cap = 65536, n = 0;
-  char *buf = malloc(cap + 1);
-  while (buf) {
-    size_t got = fread(buf + n, 1, cap - n, fp);
-    n += got;
+  struct p2v_buf b = P2V_BUF_INIT;
+  bool ok = true;
+  for (;;) {
+    if (b.len > MAX_DEVICES_BYTES) {
+      p2v_error("%s: devices file is larger than %u bytes", path, MAX_DEVICES_BYTES);
+      ok = false;
+      break;
+    }
+    if (p2v_buf_reserve(&b, 65536) == -1) {
+      p2v_error("%s: out of memory", path);
+      ok = false;
+      break;
+    }
+    size_t got = fread(b.data + b.len, 1, 65536, fp);
     if (got == 0)
       break;
-    if (n == cap) {
-      if (cap >= MAX_DEVICES_BYTES) {
-        p2v_error("%s: devices file is larger than %u bytes", path, MAX_DEVICES_BYTES);
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      char *grown = realloc(buf, cap * 2 + 1);
-      if (!grown) {
-        free(buf);
-        buf = NULL;
-        p2v_error("%s: out of memory", path);
-        break;
-      }
-      buf = grown;
-      cap *= 2;
-    }
+    b.len += got;
   }
-  if (buf && ferror(fp)) {
+  if (ok && ferror(fp)) {
     p2v_error("%s: cannot read devices file: %m", path);
-    free(buf);
-    buf = NULL;
+    ok = false;
   }
   if (fp != stdin)
     fclose(fp);
-  if (buf) {
-    buf[n] = '\0';
-    *len = n;
+  if (!ok) {
+    p2v_buf_free(&b);
+    return NULL;
   }
-  return buf;
+  b.data[b.len] = '\0';
+  *len = b.len;
+  return p2v_buf_steal(&b);
 }
 
 /* Exactly ndigits hex digits from s (len bytes), nothing else. */

@@ -78,7 +78,7 @@ struct nbd_client {
   unsigned char in[16384];
   size_t in_pos, in_len;
   bool handshaking;                       /* timeouts apply */
-  struct timespec deadline;               /* end of the handshake */
+  int64_t deadline_ms;                    /* end of the handshake (p2v_now_ms) */
   int handshake_ms;                       /* its length, for a dialled session */
   /* A client of a listener (NULL otherwise): the slot it holds there,
    * changed from handshake to session by nbd_claim_session. */

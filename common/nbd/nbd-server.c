@@ -40,28 +40,20 @@
 
 /* ---- Input and output for one client ---- */
 
-static int64_t ms_until(const struct timespec *t)
+static int64_t ms_until(int64_t deadline_ms)
 {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (int64_t) (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+  return deadline_ms - p2v_now_ms();
 }
 
 /* The handshake ends handshake_ms from now, whatever arrives meanwhile. */
 static void start_deadline(struct nbd_client *c)
 {
-  clock_gettime(CLOCK_MONOTONIC, &c->deadline);
-  c->deadline.tv_sec += c->handshake_ms / 1000;
-  c->deadline.tv_nsec += (long) (c->handshake_ms % 1000) * 1000000;
-  if (c->deadline.tv_nsec >= 1000000000) {
-    c->deadline.tv_sec++;
-    c->deadline.tv_nsec -= 1000000000;
-  }
+  c->deadline_ms = p2v_now_ms() + (int64_t) c->handshake_ms;
 }
 
 int nbd_handshake_ms_left(const struct nbd_client *c)
 {
-  int64_t left = ms_until(&c->deadline);
+  int64_t left = ms_until(c->deadline_ms);
   return left < 1 ? 1 : left > INT_MAX ? INT_MAX : (int) left;
 }
 
@@ -70,7 +62,7 @@ static int wait_limit_ms(const struct nbd_client *c)
 {
   if (!c->handshaking)
     return -1;
-  int64_t left = ms_until(&c->deadline);
+  int64_t left = ms_until(c->deadline_ms);
   return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int) left;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "file-io.h"
 #include "survey-internal.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid:
@@ -81,19 +82,10 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
   CLEANUP_CLOSE int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd == -1)
     return -1;
-  size_t got = 0;
-  while (got < size - 1) {
-    ssize_t r = read(fd, buf + got, size - 1 - got);
-    if (r == -1 && errno == EINTR)
-      continue;
-    if (r == -1)
-      return -1;
-    if (r == 0)
-      break;
-    got += (size_t)r;
-  }
-  buf[got] = '\0';
-  return (ssize_t)got;
+  ssize_t got = p2v_read_full(fd, buf, size - 1);
+  if (got >= 0)
+    buf[got] = '\0';
+  return got;
 }
 
 #define FORMAT_PATH(path, fmt)                                  \

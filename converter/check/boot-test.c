@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
+#include "command.h"
 #include "log.h"
 #include "check/check.h"
 #include "qemu/qemu.h"
@@ -48,13 +50,6 @@
 #define PROBE_SECONDS 10
 #define TAIL_LINES 40
 #define KEEP_BYTES (64 * 1024)   /* of console output, for the marker and the tail */
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /* ---- an argv built with printf-style pieces ---- */
 
@@ -150,40 +145,31 @@ static void last_line(const char *log, char *buf, size_t len)
 }
 
 /* Run argv to completion; -1 reported with its last line of output. */
-static int run(char **argv, const char *log)
+static int run(char **argv)
 {
-  pid_t pid = spawn(argv, log);
-  int status;
-  if (pid == -1)
+  struct p2v_command_options o = { .install_hint = "install it (Debian packages qemu-utils, qemu-system-x86)" };
+  struct p2v_command *c = p2v_command_run((const char *const *) argv, &o);
+  if (!c)
     return -1;
-  while (waitpid(pid, &status, 0) == -1) {
-    if (errno != EINTR) {
-      p2v_error("cannot wait for %s: %m", argv[0]);
-      return -1;
-    }
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    return 0;
-  char msg[512];
-  last_line(log, msg, sizeof msg);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    p2v_error("cannot run %s: not installed? (Debian package qemu-utils / qemu-system-x86)", argv[0]);
-  else
-    p2v_error("%s failed: %s", argv[0], *msg ? msg : "no message");
-  return -1;
+  int r = p2v_command_status(c) == 0 ? 0 : -1;
+  CLEANUP_FREE char *msg = r == -1 ? p2v_command_last_error_line(c) : NULL;
+  if (r == -1)
+    p2v_error("%s failed: %s", argv[0], msg && *msg ? msg : "no message");
+  p2v_command_free(c);
+  return r;
 }
 
 /* Wait up to seconds for pid; true with *status if it exited. */
 static bool wait_for(pid_t pid, double seconds, int *status)
 {
-  double end = now() + seconds;
+  double end = p2v_now_s() + seconds;
   for (;;) {
     pid_t r = waitpid(pid, status, WNOHANG);
     if (r == pid)
       return true;
     if (r == -1 && errno != EINTR)
       return true;                   /* already gone */
-    if (now() >= end)
+    if (p2v_now_s() >= end)
       return false;
     usleep(20 * 1000);
   }
@@ -574,11 +560,6 @@ const char *p2v_boot_test_marker(const struct p2v_boot_test_options *o)
 /* Overlays (and the UEFI variable store copy) in work. */
 static int prepare(const struct p2v_vm *vm, const char *out_dir, const char *work)
 {
-  CLEANUP_FREE char *log = NULL;
-  if (asprintf(&log, "%s/qemu-img.log", work) == -1) {
-    p2v_error("cannot prepare the boot test: %m");
-    return -1;
-  }
   for (size_t i = 0; i < vm->ndisks; i++) {
     CLEANUP_FREE char *disk = p2v_vm_path(out_dir, vm->disks[i].path);
     char abs[PATH_MAX];
@@ -599,7 +580,7 @@ static int prepare(const struct p2v_vm *vm, const char *out_dir, const char *wor
     arg(&a, "-F");
     arg(&a, "%s", qemu_format(vm->disks[i].format));
     arg(&a, "%s/disk%zu.qcow2", work, i);
-    int r = a.failed ? -1 : run(a.v, log);
+    int r = a.failed ? -1 : run(a.v);
     if (a.failed)
       p2v_error("cannot prepare the boot test: out of memory");
     args_clear(&a);
@@ -617,7 +598,7 @@ static int prepare(const struct p2v_vm *vm, const char *out_dir, const char *wor
       args_clear(&a);
       return -1;
     }
-    int r = a.failed ? -1 : run(a.v, log);
+    int r = a.failed ? -1 : run(a.v);
     args_clear(&a);
     if (r == -1)
       return -1;
@@ -702,7 +683,7 @@ int p2v_boot_test(const struct p2v_boot_test_options *o, struct p2v_boot_test_re
     goto out;
   }
 
-  double start = now();
+  double start = p2v_now_s();
   pid = spawn(a.v, log);
   if (pid == -1)
     goto out;
@@ -734,13 +715,13 @@ int p2v_boot_test(const struct p2v_boot_test_options *o, struct p2v_boot_test_re
                  *msg ? ": " : "", msg);
       break;
     }
-    if (now() - start >= timeout) {
+    if (p2v_now_s() - start >= timeout) {
       set_reason(r, "the marker '%s' was not seen on the serial console within %u s", marker, timeout);
       break;
     }
     usleep(100 * 1000);
   }
-  r->seconds = now() - start;
+  r->seconds = p2v_now_s() - start;
   if (pid != -1)
     screenshot(q, o->out_dir, r);
   console_poll(&con, console_path, marker);

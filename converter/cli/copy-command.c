@@ -14,6 +14,7 @@
 #include "human-size.h"
 #include "log.h"
 #include "nbd-server.h"
+#include "parse.h"
 
 static void print_usage(FILE *out)
 {
@@ -72,43 +73,21 @@ int convert_check_listen_tls(const char *address, bool tls, bool insecure,
 int convert_parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
                            unsigned *out)
 {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(arg, &end, 10);
-  if (errno || end == arg || *end || v < min || v > max || arg[0] == '-') {
-    p2v_error("%s takes a number from %u to %u, not '%s'", option, min, max, arg);
-    return -1;
-  }
-  *out = (unsigned) v;
-  return 0;
+  return p2v_option_uint(option, arg, min, max, out);
 }
 
 int convert_parse_cluster_size(const char *arg, uint32_t *out)
 {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(arg, &end, 10);
-  unsigned shift = 0;
-  if (!errno && end != arg && arg[0] != '-') {
-    if (*end == 'k' || *end == 'K')
-      shift = 10;
-    else if (*end == 'm' || *end == 'M')
-      shift = 20;
-    end += shift != 0;
-    if (shift && (!strcasecmp(end, "iB") || !strcasecmp(end, "B")))
-      end += strlen(end);
-    uint64_t max = UINT64_C(1) << QCOW2_MAX_CLUSTER_BITS;
-    if (!*end && v && v <= max >> shift) {
-      uint64_t size = (uint64_t) v << shift;
-      if (size >= (UINT64_C(1) << QCOW2_MIN_CLUSTER_BITS) && !(size & (size - 1))) {
-        *out = (uint32_t) size;
-        return 0;
-      }
-    }
+  uint64_t size;
+  if (p2v_option_size("--cluster-size", arg, UINT64_C(1) << QCOW2_MIN_CLUSTER_BITS,
+                      UINT64_C(1) << QCOW2_MAX_CLUSTER_BITS, "64K, 2M", &size) == -1)
+    return -1;
+  if (size & (size - 1)) {
+    p2v_error("--cluster-size: \"%s\" is not a power of two (512, 1K, ..., 64K, ..., 2M)", arg);
+    return -1;
   }
-  p2v_error("--cluster-size takes a power of two from 512 to 2M (512, 1K, ..., 64K, ..., 2M), "
-            "not '%s'", arg);
-  return -1;
+  *out = (uint32_t) size;
+  return 0;
 }
 
 enum {
@@ -168,6 +147,10 @@ static int check_listen_args(int argc, char **argv, struct copy_args *a)
                                   "--tls-psk");
 }
 
+/* --progress: the names and what they mean. */
+static const char *const progress_modes[] = { "bar", "json", "none", NULL };
+static const enum progress_mode progress_values[] = { PROGRESS_BAR, PROGRESS_JSON, PROGRESS_NONE };
+
 /* 0 go on, 1 done (--help), -1 usage error reported. */
 static int parse_args(int argc, char **argv, struct copy_args *a)
 {
@@ -179,7 +162,7 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
   };
   if (a->threads > 16)
     a->threads = 16;
-  int c;
+  int c, n_choice;
   unsigned n;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "o:O:vh", long_options, NULL)) != -1) {
@@ -231,13 +214,8 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
       if (convert_parse_cluster_size(optarg, &a->cluster_size) == -1) return -1;
       break;
     case OPT_PROGRESS:
-      if (!strcmp(optarg, "bar")) a->progress = PROGRESS_BAR;
-      else if (!strcmp(optarg, "json")) a->progress = PROGRESS_JSON;
-      else if (!strcmp(optarg, "none")) a->progress = PROGRESS_NONE;
-      else {
-        p2v_error("--progress takes bar, json or none, not '%s'", optarg);
-        return -1;
-      }
+      if (p2v_option_choice("--progress", optarg, progress_modes, &n_choice) == -1) return -1;
+      a->progress = progress_values[n_choice];
       break;
     case ':':
       p2v_error("option %s needs a value", argv[optind - 1]);

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "log.h"
 #include "nbd-server.h"
+#include "parse.h"
 
 #define DEFAULT_DRIVERS "/usr/share/virtio-win"
 
@@ -119,30 +120,11 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
-/* "4096M", "4G", "4GiB", bytes without a suffix; at least 64 MiB. */
-static int parse_memory(const char *arg, uint64_t *out)
-{
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(arg, &end, 10);
-  unsigned shift = 0;
-  if (!errno && end != arg && arg[0] != '-') {
-    switch (toupper((unsigned char) *end)) {
-    case 'K': shift = 10; end++; break;
-    case 'M': shift = 20; end++; break;
-    case 'G': shift = 30; end++; break;
-    case 'T': shift = 40; end++; break;
-    }
-    if (shift && (!strcasecmp(end, "iB") || !strcasecmp(end, "B")))
-      end += strlen(end);
-    if (!*end && v <= (UINT64_C(1) << 50) >> shift && (v << shift) >= (UINT64_C(64) << 20)) {
-      *out = (uint64_t) v << shift;
-      return 0;
-    }
-  }
-  p2v_error("--memory takes a size of at least 64M such as 4096M or 4G, not '%s'", arg);
-  return -1;
-}
+/* --verify and --target: the names and what they mean. */
+static const char *const verify_names[] = { "quick", "full", "none", NULL };
+static const enum run_verify verify_values[] = { RUN_VERIFY_QUICK, RUN_VERIFY_FULL, RUN_VERIFY_NONE };
+static const char *const target_names[] = { "kvm", "vmware", NULL };
+static const enum p2v_target target_values[] = { P2V_TARGET_KVM, P2V_TARGET_VMWARE };
 
 /* --block-driver is KVM's; --drivers must exist now, not after the
  * copy has been planned (its default only when it does).  0 or -1
@@ -168,7 +150,7 @@ static int parse_args(int argc, char **argv, struct run *run)
 {
   const char *target = NULL;
   unsigned n;
-  int c;
+  int c, choice;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "O:vh", long_options, NULL)) != -1) {
     switch (c) {
@@ -220,16 +202,12 @@ static int parse_args(int argc, char **argv, struct run *run)
       if (convert_parse_cluster_size(optarg, &run->cluster_size) == -1) return -1;
       break;
     case OPT_MEMORY:
-      if (parse_memory(optarg, &run->memory) == -1) return -1;
+      if (p2v_option_size("--memory", optarg, UINT64_C(64) << 20, UINT64_C(1) << 50, "4096M, 4G",
+                          &run->memory) == -1) return -1;
       break;
     case OPT_VERIFY:
-      if (!strcmp(optarg, "quick")) run->verify = RUN_VERIFY_QUICK;
-      else if (!strcmp(optarg, "full")) run->verify = RUN_VERIFY_FULL;
-      else if (!strcmp(optarg, "none")) run->verify = RUN_VERIFY_NONE;
-      else {
-        p2v_error("--verify takes quick, full or none, not '%s'", optarg);
-        return -1;
-      }
+      if (p2v_option_choice("--verify", optarg, verify_names, &choice) == -1) return -1;
+      run->verify = verify_values[choice];
       break;
     case ':':
       p2v_error("option %s needs a value", argv[optind - 1]);
@@ -269,14 +247,9 @@ static int parse_args(int argc, char **argv, struct run *run)
     p2v_error("no target given; add --target kvm or --target vmware");
     return -1;
   }
-  if (!strcmp(target, "kvm"))
-    run->target = P2V_TARGET_KVM;
-  else if (!strcmp(target, "vmware"))
-    run->target = P2V_TARGET_VMWARE;
-  else {
-    p2v_error("--target takes kvm or vmware, not '%s'", target);
+  if (p2v_option_choice("--target", target, target_names, &choice) == -1)
     return -1;
-  }
+  run->target = target_values[choice];
   if (!run->format)
     run->format = run->target == P2V_TARGET_KVM ? "qcow2" : "vmdk-stream";
   if (strcmp(run->format, "qcow2") && strcmp(run->format, "raw") &&

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "copy/copy.h"
 #include "is-zero.h"
 #include "log.h"
@@ -125,14 +126,6 @@ struct engine {
   uint64_t bytes_read, bytes_written, holes_skipped, zero_detected;
 };
 
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
-}
-static double now_s(void) { return (double) now_ns() / 1e9; }
-
 static bool stopping(struct engine *e)
 {
   return __atomic_load_n(&e->stop, __ATOMIC_ACQUIRE);
@@ -147,7 +140,7 @@ static double seconds_between(double then, double now)
 
 static void progressed(struct engine *e)
 {
-  __atomic_store_n(&e->last_progress_ns, now_ns(), __ATOMIC_RELAXED);
+  __atomic_store_n(&e->last_progress_ns, p2v_now_ns(), __ATOMIC_RELAXED);
 }
 
 /* Seconds since the last progress.  The stamp is read before the clock,
@@ -156,7 +149,7 @@ static void progressed(struct engine *e)
 static double idle_seconds(struct engine *e)
 {
   uint64_t last = __atomic_load_n(&e->last_progress_ns, __ATOMIC_ACQUIRE);
-  uint64_t now = now_ns();
+  uint64_t now = p2v_now_ns();
   return now > last ? (double) (now - last) / 1e9 : 0;
 }
 
@@ -303,7 +296,7 @@ static void drop_extents_before(struct conn *c, uint64_t offset)
 static int wait_until(struct conn *c, double until)
 {
   for (;;) {
-    double left = until - now_s();
+    double left = until - p2v_now_s();
     if (left <= 0 || stopping(c->e))
       return 0;
     int ms = left * 1000 < TICK_MS ? (int) (left * 1000) + 1 : TICK_MS;
@@ -327,7 +320,7 @@ static int query_extents(struct conn *c, uint64_t start, uint64_t length)
     c->querying = true;
     c->q_offset = start;
     c->q_length = length;
-    c->q_started = now_s();
+    c->q_started = p2v_now_s();
     pthread_mutex_unlock(&e->lock);
     errno = 0;
     int r = c->src->ops->extents(c->src, start, length, cache_extent, c);
@@ -357,7 +350,7 @@ static int query_extents(struct conn *c, uint64_t start, uint64_t length)
              "retrying in %.1f s", (unsigned long long) start, (unsigned long long) length,
              c->id, strerror(err), backoff);
     progressed(e);               /* the source answered: not a stall */
-    if (wait_until(c, now_s() + backoff) == -1 || stopping(e))
+    if (wait_until(c, p2v_now_s() + backoff) == -1 || stopping(e))
       return -1;
   }
 }
@@ -467,7 +460,7 @@ static int issue_read(struct conn *c, struct run *r)
 
   r->attempts++;
   pthread_mutex_lock(&c->e->lock);     /* the monitor looks at reads in flight */
-  r->started = now_s();
+  r->started = p2v_now_s();
   r->state = RUN_READING;
   pthread_mutex_unlock(&c->e->lock);
   c->reads_in_flight++;
@@ -504,7 +497,7 @@ static void read_done(void *opaque, int err)
       pthread_mutex_lock(&e->lock);
       r->state = RUN_RETRY;
       pthread_mutex_unlock(&e->lock);
-      r->retry_at = now_s() + backoff;
+      r->retry_at = p2v_now_s() + backoff;
       r->next_retry = c->retries;
       c->retries = r;
       progressed(e);             /* the source answered: not a stall */
@@ -584,7 +577,7 @@ static struct chunk *claim(struct engine *e, struct conn *c)
     k->length = (uint32_t) (e->next_offset - k->offset);
     k->state = CHUNK_PLANNING;
     k->conn = c;
-    k->started = now_s();
+    k->started = p2v_now_s();
   }
   pthread_mutex_unlock(&e->lock);
   return k;
@@ -592,7 +585,7 @@ static struct chunk *claim(struct engine *e, struct conn *c)
 
 static int reissue_due_retries(struct conn *c, double *next_due)
 {
-  double now = now_s();
+  double now = p2v_now_s();
   struct run **p = &c->retries;
   *next_due = 0;
   while (*p) {
@@ -646,7 +639,7 @@ static void *conn_main(void *arg)
     }
     int timeout = TICK_MS;
     if (next_due > 0) {
-      int until = (int) ((next_due - now_s()) * 1000) + 1;
+      int until = (int) ((next_due - p2v_now_s()) * 1000) + 1;
       if (until < timeout)
         timeout = until < 1 ? 1 : until;
     }
@@ -769,7 +762,7 @@ static void *writer_main(void *arg)
     if (!k)
       break;
     k->state = CHUNK_WRITING;
-    k->started = now_s();
+    k->started = p2v_now_s();
     w->current = k;
     pthread_mutex_unlock(&e->lock);
 
@@ -805,7 +798,7 @@ static void *writer_main(void *arg)
 /* Say which request has waited longest.  Called with e->lock held. */
 static void report_stall(struct engine *e, double idle)
 {
-  double oldest = 0, now = now_s();
+  double oldest = 0, now = p2v_now_s();
   char what[256] = "nothing in flight";
 
   for (unsigned i = 0; i < e->nconns; i++) {
@@ -961,7 +954,7 @@ enum copy_result copy_image(struct p2v_image *source, struct p2v_image *sink,
     .stall_timeout = o->stall_timeout,
     .result = COPY_OK,
   };
-  double start = now_s();
+  double start = p2v_now_s();
   bool source_retried = source->retried;   /* the caller's, given back at the end */
   *signo = 0;
 
@@ -1045,7 +1038,7 @@ out:
     .bytes_written = e.bytes_written,
     .holes_skipped = e.holes_skipped,
     .zero_detected = e.zero_detected,
-    .seconds = seconds_between(start, now_s()),
+    .seconds = seconds_between(start, p2v_now_s()),
     .connections = e.nconns,
     .requests = e.requests,
   };

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "copy/copy.h"
 
 #define BAR_INTERVAL  0.2        /* seconds between bar redraws */
@@ -22,13 +23,6 @@ struct progress {
   bool drawn;                    /* the bar's line is on screen */
 };
 
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 struct progress *progress_new(enum progress_mode mode, int fd)
 {
   struct progress *p = calloc(1, sizeof *p);
@@ -38,7 +32,7 @@ struct progress *progress_new(enum progress_mode mode, int fd)
     mode = isatty(fd) ? PROGRESS_BAR : PROGRESS_NONE;
   p->mode = mode;
   p->fd = fd;
-  p->start = p->rate_time = now();
+  p->start = p->rate_time = p2v_now_s();
   return p;
 }
 
@@ -70,7 +64,7 @@ static void print_bar(struct progress *p, uint64_t done, uint64_t total, bool fi
     bar[i] = i < filled ? '#' : '-';
   bar[BAR_WIDTH] = '\0';
 
-  double elapsed = now() - p->start;
+  double elapsed = p2v_now_s() - p->start;
   double rate = final && elapsed > 0 ? (double) done / elapsed : p->rate;
   char eta[32] = "--:--";
   if (final)
@@ -94,14 +88,14 @@ static void print_json(struct progress *p, uint64_t done, uint64_t total)
           "{\"percent\":%.1f,\"bytes_done\":%llu,\"bytes_total\":%llu,"
           "\"rate\":%.0f,\"eta\":%.0f,\"elapsed\":%.1f}\n",
           total ? 100.0 * (double) done / (double) total : 100.0, (unsigned long long) done,
-          (unsigned long long) total, rate, eta, now() - p->start);
+          (unsigned long long) total, rate, eta, p2v_now_s() - p->start);
 }
 
 void progress_update(struct progress *p, uint64_t done, uint64_t total)
 {
   if (!p || p->mode == PROGRESS_NONE)
     return;
-  double t = now();
+  double t = p2v_now_s();
   update_rate(p, done, t);
   double interval = p->mode == PROGRESS_BAR ? BAR_INTERVAL : JSON_INTERVAL;
   if (t - p->last_print < interval)
@@ -117,7 +111,7 @@ void progress_end(struct progress *p, uint64_t done, uint64_t total)
 {
   if (!p || p->mode == PROGRESS_NONE)
     return;
-  update_rate(p, done, now());
+  update_rate(p, done, p2v_now_s());
   if (p->mode == PROGRESS_BAR)
     print_bar(p, done, total, true);
   else

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "guest/guest-internal.h"
 #include "log.h"
 
@@ -37,14 +38,9 @@ struct watch {
   bool killed;
   int kernel_limit, total_limit;
   int event_handle;            /* the callback that feeds this watch */
+  char console_line[1024];     /* appliance console output, joined into lines */
+  size_t console_len;
 };
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void p2v_guest_error(guestfs_h *g, const char *what)
 {
@@ -71,17 +67,14 @@ void p2v_guest_error(guestfs_h *g, const char *what)
 }
 
 /* Appliance console output arrives in pieces: joined into lines here. */
-static char console_line[1024];
-static size_t console_len;
-
 static void console_flush(struct watch *w)
 {
-  console_line[console_len] = '\0';
-  if (w && strstr(console_line, "Linux version"))
+  w->console_line[w->console_len] = '\0';
+  if (strstr(w->console_line, "Linux version"))
     atomic_store(&w->kernel_seen, true);
-  if (p2v_log_verbosity() >= 2 && console_len > 0)
-    p2v_debug("appliance: %s", console_line);
-  console_len = 0;
+  if (p2v_log_verbosity() >= 2 && w->console_len > 0)
+    p2v_debug("appliance: %s", w->console_line);
+  w->console_len = 0;
 }
 
 static void on_event(guestfs_h *g, void *opaque, uint64_t event, int handle, int flags,
@@ -90,13 +83,14 @@ static void on_event(guestfs_h *g, void *opaque, uint64_t event, int handle, int
   (void)g; (void)handle; (void)flags; (void)array; (void)alen;
   struct watch *w = opaque;
   if (event == GUESTFS_EVENT_APPLIANCE) {
-    if (w)
-      atomic_store(&w->firmware_seen, true);
+    if (!w)
+      return;                  /* only a launch's watch asks for these */
+    atomic_store(&w->firmware_seen, true);
     for (size_t i = 0; i < len; i++) {
-      if (buf[i] == '\n' || console_len == sizeof console_line - 1)
+      if (buf[i] == '\n' || w->console_len == sizeof w->console_line - 1)
         console_flush(w);
       else if (buf[i] != '\r')
-        console_line[console_len++] = buf[i];
+        w->console_line[w->console_len++] = buf[i];
     }
     return;
   }
@@ -147,7 +141,7 @@ static void kill_appliance(void)
 static void *watchdog(void *arg)
 {
   struct watch *w = arg;
-  double start = now(), firmware_at = 0;
+  double start = p2v_now_s(), firmware_at = 0;
   pthread_mutex_lock(&w->lock);
   while (!w->done) {
     struct timespec ts;
@@ -160,7 +154,7 @@ static void *watchdog(void *arg)
     pthread_cond_timedwait(&w->cond, &w->lock, &ts);
     if (w->done)
       break;
-    double t = now();
+    double t = p2v_now_s();
     if (firmware_at == 0 && atomic_load(&w->firmware_seen))
       firmware_at = t;
     bool hung = t - start > w->total_limit ||
@@ -253,7 +247,7 @@ guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks)
   if (create_overlays(disks, ndisks) == -1)
     return NULL;
 
-  double t0 = now();
+  double t0 = p2v_now_s();
   if (!tcg_forced() && access("/dev/kvm", R_OK | W_OK) == 0) {
     struct watch w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
                        .kernel_limit = KERNEL_LIMIT, .total_limit = TOTAL_LIMIT };
@@ -285,7 +279,7 @@ guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks)
       guestfs_delete_event_callback(g, w.event_handle);
       guestfs_set_event_callback(g, on_event, GUESTFS_EVENT_LIBRARY | GUESTFS_EVENT_WARNING |
                                  GUESTFS_EVENT_TRACE, 0, NULL);
-      p2v_info("libguestfs appliance up with KVM in %.1f s", now() - t0);
+      p2v_info("libguestfs appliance up with KVM in %.1f s", p2v_now_s() - t0);
       return g;
     }
     p2v_debug("KVM launch failed: %s", guestfs_last_error(g) ? guestfs_last_error(g) : "?");
@@ -294,7 +288,7 @@ guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks)
                 w.killed ? " (it hung)" : "");
   }
 
-  double t1 = now();
+  double t1 = p2v_now_s();
   guestfs_h *g = new_handle(disks, ndisks, true, NULL);
   if (!g)
     return NULL;
@@ -305,8 +299,8 @@ guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks)
   }
   if (t1 - t0 > 0.5)
     p2v_info("libguestfs appliance up with TCG in %.1f s (%.1f s spent on KVM first)",
-             now() - t1, t1 - t0);
+             p2v_now_s() - t1, t1 - t0);
   else
-    p2v_info("libguestfs appliance up with TCG in %.1f s", now() - t1);
+    p2v_info("libguestfs appliance up with TCG in %.1f s", p2v_now_s() - t1);
   return g;
 }

@@ -2,28 +2,24 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cleanup.h"
 #include "guest/guest-text.h"
 #include "log.h"
 
 int gl_buf_add(struct gl_buf *b, const char *s, size_t n)
 {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->s, cap);
-    if (!p) {
-      p2v_error("cannot edit a guest file: out of memory");
-      return -1;
-    }
-    b->s = p;
-    b->cap = cap;
+  char *p = n < SIZE_MAX - 1 - b->len ? p2v_grow(b->s, &b->cap, b->len + n + 1, 1) : NULL;
+  if (!p) {
+    p2v_error("cannot edit a guest file: out of memory");
+    return -1;
   }
+  b->s = p;
   if (n)
     memcpy(b->s + b->len, s, n);
   b->len += n;

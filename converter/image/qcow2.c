@@ -53,6 +53,7 @@
 #include <zlib.h>
 
 #include "cleanup.h"
+#include "file-io.h"
 #include "image/deflate-probe.h"
 #include "image/image.h"
 #include "is-zero.h"
@@ -146,16 +147,9 @@ static void q_error(struct qcow2 *q, const char *fmt, ...)
 
 static int write_full(struct qcow2 *q, const void *buf, size_t count, uint64_t offset)
 {
-  const unsigned char *p = buf;
-  while (count > 0) {
-    ssize_t r = pwrite(q->fd, p, count, (off_t) offset);
-    if (r == -1 && errno == EINTR) continue;
-    if (r <= 0) {
-      if (r == 0) errno = EIO;
-      q_error(q, "write %s at offset %" PRIu64 ": %m", q->path, offset);
-      return -1;
-    }
-    p += r; count -= (size_t) r; offset += (uint64_t) r;
+  if (p2v_pwrite_full(q->fd, buf, count, offset) == -1) {
+    q_error(q, "write %s at offset %" PRIu64 ": %m", q->path, offset);
+    return -1;
   }
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "image/image.h"
+#include "file-io.h"
 #include "log.h"
 
 /* Written ranges whose writeback was started but not waited for. */
@@ -97,23 +98,11 @@ static void writeback(struct raw_sink *r, uint64_t offset, uint64_t length)
 static int raw_pwrite(struct p2v_image *img, const void *buf, size_t count, uint64_t offset)
 {
   struct raw_sink *r = (struct raw_sink *) img;
-  const char *p = buf;
-  uint64_t start = offset;
-  while (count > 0) {
-    ssize_t n = pwrite(r->fd, p, count, (off_t) offset);
-    if (n == -1 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      if (n == 0)
-        errno = ENOSPC;          /* a zero-byte write means no room */
-      p2v_error("write to %s at offset %llu: %m", r->path, (unsigned long long) offset);
-      return -1;
-    }
-    p += n;
-    count -= (size_t) n;
-    offset += (uint64_t) n;
+  if (p2v_pwrite_full(r->fd, buf, count, offset) == -1) {
+    p2v_error("write to %s at offset %llu: %m", r->path, (unsigned long long) offset);
+    return -1;
   }
-  writeback(r, start, offset - start);
+  writeback(r, offset, count);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "file-io.h"
 #include "log.h"
 #include "image/vmdk-format.h"
 
@@ -188,20 +189,9 @@ int vmdk_open_output(const char *path)
 
 int vmdk_pwrite_all(int fd, const char *path, const void *buf, size_t count, uint64_t offset)
 {
-  const unsigned char *p = buf;
-  while (count > 0) {
-    ssize_t r = pwrite(fd, p, count, (off_t) offset);
-    if (r == -1 && errno == EINTR)
-      continue;
-    if (r <= 0) {
-      if (r == 0)
-        errno = ENOSPC;
-      p2v_error("cannot write %s at offset %" PRIu64 ": %m", path, offset);
-      return -1;
-    }
-    p += r;
-    count -= (size_t) r;
-    offset += (uint64_t) r;
+  if (p2v_pwrite_full(fd, buf, count, offset) == -1) {
+    p2v_error("cannot write %s at offset %" PRIu64 ": %m", path, offset);
+    return -1;
   }
   return 0;
 }

@@ -20,123 +20,29 @@
 #include <json-c/json.h>
 
 #include "cleanup.h"
+#include "command.h"
 #include "log.h"
 #include "qemu/qemu.h"
 
 #define MAX_OUTPUT (64u << 20)   /* a map of a fragmented 2 TiB overlay fits */
 
-static int append(char **buf, size_t *len, const char *data, size_t n)
-{
-  if (*len + n + 1 > MAX_OUTPUT) {
-    errno = EFBIG;
-    return -1;
-  }
-  char *p = realloc(*buf, *len + n + 1);
-  if (!p)
-    return -1;
-  memcpy(p + *len, data, n);
-  *len += n;
-  p[*len] = '\0';
-  *buf = p;
-  return 0;
-}
-
 int run_command(const char *const argv[], char **out, char **err)
 {
-  int po[2], pe[2];
-  if (pipe2(po, O_CLOEXEC) == -1) {
-    p2v_error("cannot run %s: %m", argv[0]);
+  struct p2v_command_options o = { .max_stdout = MAX_OUTPUT, .max_stderr = 16384 };
+  struct p2v_command *c = p2v_command_run(argv, &o);
+  if (!c)
     return -1;
-  }
-  if (pipe2(pe, O_CLOEXEC) == -1) {
-    p2v_error("cannot run %s: %m", argv[0]);
-    close(po[0]);
-    close(po[1]);
-    return -1;
-  }
-  pid_t pid = fork();
-  if (pid == -1) {
-    p2v_error("cannot run %s: %m", argv[0]);
-    close(po[0]); close(po[1]); close(pe[0]); close(pe[1]);
-    return -1;
-  }
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-      dup2(devnull, 0);
-    dup2(po[1], 1);
-    dup2(pe[1], 2);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execvp(argv[0], (char *const *) argv);
-    dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  close(po[1]);
-  close(pe[1]);
-
-  char *obuf = NULL, *ebuf = NULL;
-  size_t olen = 0, elen = 0;
-  bool failed = false;
-  struct pollfd pfd[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
-  int open_fds = 2;
-  while (open_fds > 0) {
-    if (poll(pfd, 2, -1) == -1) {
-      if (errno == EINTR)
-        continue;
-      break;
-    }
-    for (int i = 0; i < 2; i++) {
-      if (pfd[i].fd < 0 || !pfd[i].revents)
-        continue;
-      char chunk[65536];
-      ssize_t n = read(pfd[i].fd, chunk, sizeof chunk);
-      if (n <= 0) {
-        close(pfd[i].fd);
-        pfd[i].fd = -1;
-        open_fds--;
-        continue;
-      }
-      /* stderr: keep only the end, where the reason is. */
-      if (i == 1 && elen > 16384) {
-        free(ebuf);
-        ebuf = NULL;
-        elen = 0;
-      }
-      if ((i == 0 ? append(&obuf, &olen, chunk, (size_t) n)
-                  : append(&ebuf, &elen, chunk, (size_t) n)) == -1)
-        failed = true;
-    }
-  }
-  int status;
-  while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-    ;
-  if (failed) {
+  int status = p2v_command_status(c);
+  if (status == -1)
+    status = 128 + p2v_command_signal(c);
+  if (out && !(*out = strdup(p2v_command_stdout(c, NULL))))
+    status = -1;
+  if (err && !(*err = p2v_command_last_error_line(c)))
+    status = -1;
+  if (status == -1)
     p2v_error("reading the output of %s: %m", argv[0]);
-    free(obuf);
-    free(ebuf);
-    return -1;
-  }
-  if (out)
-    *out = obuf ? obuf : strdup("");
-  else
-    free(obuf);
-  if (err) {
-    /* The last non-empty line. */
-    char *e = ebuf ? ebuf : strdup("");
-    size_t n = e ? strlen(e) : 0;
-    while (n > 0 && (e[n - 1] == '\n' || e[n - 1] == '\r'))
-      e[--n] = '\0';
-    char *nl = e ? strrchr(e, '\n') : NULL;
-    *err = nl ? strdup(nl + 1) : e;
-    if (nl)
-      free(e);
-  } else
-    free(ebuf);
-  if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  p2v_command_free(c);
+  return status;
 }
 
 /* A qemu filename that opens overlay as qcow2 without its backing file,

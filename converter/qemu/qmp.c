@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "qemu/qemu.h"
 
@@ -25,29 +27,19 @@
 
 struct qmp {
   int fd;
-  char *buf;                   /* bytes received, not yet a whole line */
-  size_t len, cap;
+  struct p2v_buf in;           /* bytes received, not yet a whole line */
 };
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /* The next message (a JSON object), or NULL on timeout, EOF or garbage
  * (reported). */
 static json_object *read_message(struct qmp *q, double deadline)
 {
   for (;;) {
-    char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
+    char *nl = q->in.len ? memchr(q->in.data, '\n', q->in.len) : NULL;
     if (nl) {
-      size_t line = (size_t) (nl - q->buf) + 1;
       *nl = 0;
-      json_object *msg = json_tokener_parse(q->buf);
-      memmove(q->buf, q->buf + line, q->len - line);
-      q->len -= line;
+      json_object *msg = json_tokener_parse(q->in.data);
+      p2v_buf_drop_front(&q->in, (size_t) (nl - q->in.data) + 1);
       if (!msg || !json_object_is_type(msg, json_type_object)) {
         json_object_put(msg);
         p2v_error("qemu's monitor (QMP) sent something that is not a JSON object");
@@ -55,21 +47,15 @@ static json_object *read_message(struct qmp *q, double deadline)
       }
       return msg;
     }
-    if (q->len >= QMP_LINE_MAX) {
+    if (q->in.len >= QMP_LINE_MAX) {
       p2v_error("qemu's monitor (QMP) sent a line longer than %d bytes", QMP_LINE_MAX);
       return NULL;
     }
-    if (q->cap - q->len < 4096) {
-      size_t cap = q->cap ? q->cap * 2 : 8192;
-      char *b = realloc(q->buf, cap);
-      if (!b) {
-        p2v_error("cannot read from qemu's monitor: out of memory");
-        return NULL;
-      }
-      q->buf = b;
-      q->cap = cap;
+    if (p2v_buf_reserve(&q->in, 4096) == -1) {
+      p2v_error("cannot read from qemu's monitor: out of memory");
+      return NULL;
     }
-    double left = deadline - now();
+    double left = deadline - p2v_now_s();
     if (left <= 0) {
       p2v_error("qemu's monitor (QMP) did not answer in time");
       return NULL;
@@ -84,7 +70,7 @@ static json_object *read_message(struct qmp *q, double deadline)
     }
     if (r == 0)
       continue;
-    ssize_t n = read(q->fd, q->buf + q->len, q->cap - q->len - 1);
+    ssize_t n = read(q->fd, q->in.data + q->in.len, q->in.cap - q->in.len - 1);
     if (n == -1 && errno == EINTR)
       continue;
     if (n <= 0) {
@@ -94,7 +80,7 @@ static json_object *read_message(struct qmp *q, double deadline)
         p2v_error("cannot read from qemu's monitor: %m");
       return NULL;
     }
-    q->len += (size_t) n;
+    q->in.len += (size_t) n;
   }
 }
 
@@ -140,7 +126,7 @@ int p2v_qmp_command(struct qmp *q, const char *command, json_object *args,
   if (r == -1)
     return -1;
 
-  double deadline = now() + timeout;
+  double deadline = p2v_now_s() + timeout;
   for (;;) {
     json_object *msg = read_message(q, deadline);
     if (!msg)
@@ -193,13 +179,13 @@ struct qmp *p2v_qmp_connect(const char *path, pid_t pid, double timeout)
     free(q);
     return NULL;
   }
-  double deadline = now() + timeout;
+  double deadline = p2v_now_s() + timeout;
   while (connect(q->fd, (struct sockaddr *) &sa, sizeof sa) == -1) {
     if (exited(pid)) {
       p2v_qmp_close(q);
       return NULL;                   /* not reported: the caller says why qemu stopped */
     }
-    if ((errno != ENOENT && errno != ECONNREFUSED) || now() > deadline) {
+    if ((errno != ENOENT && errno != ECONNREFUSED) || p2v_now_s() > deadline) {
       p2v_error("cannot connect to qemu's monitor at %s: %m", path);
       p2v_qmp_close(q);
       return NULL;
@@ -236,6 +222,6 @@ void p2v_qmp_close(struct qmp *q)
     return;
   if (q->fd >= 0)
     close(q->fd);
-  free(q->buf);
+  p2v_buf_free(&q->in);
   free(q);
 }

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "human-size.h"
+#include "file-io.h"
 #include "log.h"
 #include "run/run.h"
 
@@ -138,29 +140,6 @@ static enum run_failure check_output(const char *output, const char *part, bool 
   return RUN_OK;
 }
 
-/* Rename OUTPUT.part to OUTPUT and make the rename durable. */
-static int commit_output(const char *part, const char *output)
-{
-  if (rename(part, output) == -1) {
-    p2v_error("cannot rename %s to %s: %m", part, output);
-    return -1;
-  }
-  CLEANUP_FREE char *copy = strdup(output);
-  if (copy) {
-    CLEANUP_CLOSE int dir = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0)
-      fsync(dir);
-  }
-  return 0;
-}
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 /* Copy source (closed here) into output, written as part and renamed
  * once complete, and print the summary.  start: when the copy began, for
  * the summary's time.  RUN_OK or the failure. */
@@ -205,9 +184,9 @@ static enum run_failure copy_one(const struct copy_args *a, const struct p2v_for
   if (result == COPY_OK && sink->ops->finish(sink) == -1)
     result = errno == ENOSPC || errno == EDQUOT ? COPY_DISK_FULL : COPY_WRITE_ERROR;
   sink->ops->close(sink);
-  if (result == COPY_OK && commit_output(part, output) == -1)
+  if (result == COPY_OK && p2v_commit_file(part, output) == -1)
     result = COPY_WRITE_ERROR;
-  stats.seconds = now() - start;
+  stats.seconds = p2v_now_s() - start;
 
   if (result != COPY_OK) {
     progress_clear_line(progress);
@@ -318,7 +297,7 @@ static enum run_failure copy_uri(const struct copy_args *a, const struct p2v_for
   if (r != RUN_OK)
     return r;
 
-  double start = now();
+  double start = p2v_now_s();
   enum p2v_open_failure why;
   struct p2v_image *source = p2v_nbd_open(a->source, &why);
   if (!source)
@@ -328,50 +307,6 @@ static enum run_failure copy_uri(const struct copy_args *a, const struct p2v_for
     return r;
   }
   return copy_one(a, format, source, a->source, a->output, part, a->connections, start);
-}
-
-/* Write the survey the source sent as path (via path.part): 0, or -1
- * reported. */
-static int write_survey(const char *path, const char *part, const char *json, size_t len)
-{
-  int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd == -1) {
-    p2v_error("cannot create %s: %m", part);
-    return -1;
-  }
-  const char *p = json;
-  size_t left = len;
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n == -1 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      p2v_error("cannot write %s: %m", part);
-      goto fail;
-    }
-    p += n;
-    left -= (size_t) n;
-  }
-  if (fsync(fd) == -1) {
-    p2v_error("cannot write %s: %m", part);
-    goto fail;
-  }
-  if (close(fd) == -1) {
-    fd = -1;
-    p2v_error("cannot write %s: %m", part);
-    goto fail;
-  }
-  if (commit_output(part, path) == -1) {
-    unlink(part);
-    return -1;
-  }
-  return 0;
-
-fail:
-  if (fd >= 0)
-    close(fd);
-  unlink(part);
-  return -1;
 }
 
 /* DIR exists as a folder, or is made.  0, or -1 reported. */
@@ -442,14 +377,14 @@ static enum run_failure copy_dialin(const struct copy_args *a, const struct p2v_
       goto done;
     status = RUN_FAILED;
   }
-  if (survey && write_survey(out[n].path, out[n].part, survey, survey_len) == -1)
+  if (survey && p2v_write_file_via(out[n].path, out[n].part, survey, survey_len) == -1)
     goto done;
 
   unsigned connections = p2v_dialin_connections(d);
   if (connections > a->connections)
     connections = a->connections;
   for (size_t i = 0; i < n; i++) {
-    double start = now();
+    double start = p2v_now_s();
     struct p2v_image *source = p2v_dialin_open(d, names[i], &why);
     if (!source) {
       status = run_open_failure(why);

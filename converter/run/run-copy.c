@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "human-size.h"
 #include "log.h"
 #include "report/report.h"
@@ -70,7 +71,7 @@ static enum run_failure copy_disk(struct run *run, struct run_disk *d, size_t in
     .stall_timeout = 60, .progress = progress,
   };
   int signo = 0;
-  double t = run_now();
+  double t = p2v_now_s();
   enum copy_result result = copy_image(src, sink, &co, &d->stats, &signo);
   src->ops->close(src);          /* merges the digest of its reads */
   if (result == COPY_OK && sink->ops->finish(sink) == -1)
@@ -80,7 +81,7 @@ static enum run_failure copy_disk(struct run *run, struct run_disk *d, size_t in
     p2v_error("cannot rename %s to %s: %m", part, d->output);
     result = COPY_WRITE_ERROR;
   }
-  d->stats.seconds = run_now() - t;
+  d->stats.seconds = p2v_now_s() - t;
   if (result == COPY_OK)
     progress_end(progress, d->stats.size, d->stats.size);
   else

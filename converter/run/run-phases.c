@@ -10,16 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "report/report.h"
 #include "run/run.h"
-
-double run_now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 void run_note_error(struct run *run, const char *message)
 {
@@ -86,9 +80,9 @@ enum run_failure run_phases(struct run *run, const struct run_phase *phases, siz
     const struct run_phase *p = &phases[i];
     if (p->wanted && !p->wanted(run))
       continue;
-    double start = run_now();
+    double start = p2v_now_s();
     enum run_failure f = p->run(run);
-    record_phase(run, p->name, run_now() - start, f == RUN_OK);
+    record_phase(run, p->name, p2v_now_s() - start, f == RUN_OK);
     if (f != RUN_OK)
       return fail(run, p->name, f);
     if ((f = check_stop(run, p->name)) != RUN_OK)

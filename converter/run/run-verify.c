@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "human-size.h"
 #include "log.h"
 #include "report/report.h"
@@ -74,7 +75,7 @@ static int verify_quick(struct run *run, struct run_disk *d, size_t index)
   enum p2v_open_failure why;
   char detail[256] = "";
   int ok = -1;
-  double t = run_now();
+  double t = p2v_now_s();
   CLEANUP_FREE char *ouri = run_qemu_nbd_start(d->output, qemu_format(run->format), false,
                                                osock, &opid);
   if (!ouri || !(out = p2v_nbd_open(ouri, &why)))
@@ -101,7 +102,7 @@ static int verify_quick(struct run *run, struct run_disk *d, size_t index)
     p2v_human_size(changed, sizeof changed, p2v_extent_list_total(&d->changed));
     snprintf(detail, sizeof detail, "quick: read back through qemu-nbd, digest equals the "
              "copy's reads; %s changed by the conversion equal the overlay (%.1f s)",
-             changed, run_now() - t);
+             changed, p2v_now_s() - t);
   }
 out:
   if (ok == -1 && !detail[0])
@@ -127,14 +128,14 @@ static int verify_full(struct run *run, struct run_disk *d)
     p2v_error("out of memory");
     return -1;
   }
-  double t = run_now();
+  double t = p2v_now_s();
   const char *argv[] = { "qemu-img", "compare", "-f", qemu_format(run->format),
                    "-F", "qcow2", d->output, d->overlay, NULL };
   int status = run_command(argv, &out, &err);
   char detail[512];
   if (status == 0)
     snprintf(detail, sizeof detail, "full: qemu-img compare with the converted overlay "
-             "(source read again): identical (%.1f s)", run_now() - t);
+             "(source read again): identical (%.1f s)", p2v_now_s() - t);
   else {
     char *nl = out ? strchr(out, '\n') : NULL;
     if (nl)

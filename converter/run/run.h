@@ -174,8 +174,6 @@ enum run_failure run_phases(struct run *run, const struct run_phase *phases, siz
 void run_note_error(struct run *run, const char *message);
 /* Make the report, once, with the phases recorded so far. */
 void run_ensure_report(struct run *run);
-/* Monotonic seconds, for durations. */
-double run_now(void);
 /* The failure kind of an open or a copy that failed (also the copy
  * job's). */
 enum run_failure run_open_failure(enum p2v_open_failure why);

@@ -28,6 +28,7 @@
 #include <libnbd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "source/source.h"
 #include "log.h"
 #include "nbd-server.h"
@@ -75,13 +76,6 @@ struct p2v_dialin {
   bool warned_untokened, warned_unproven;
 };
 
-static int64_t now_ms(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* ---- accepting ---- */
 
 /* A pooled connection the source has closed or reset meanwhile. */
@@ -118,7 +112,7 @@ static void drain_backlog(struct p2v_dialin *d)
  * -1 if none came (nothing reported). */
 static int next_socket(struct p2v_dialin *d, int wait_ms)
 {
-  int64_t deadline = wait_ms < 0 ? INT64_MAX : now_ms() + wait_ms;
+  int64_t deadline = wait_ms < 0 ? INT64_MAX : p2v_now_ms() + wait_ms;
   for (;;) {
     drain_backlog(d);
     while (d->npool > 0) {
@@ -137,7 +131,7 @@ static int next_socket(struct p2v_dialin *d, int wait_ms)
       p2v_debug("skipping a connection the source closed while it waited");
       close(fd);
     }
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - p2v_now_ms();
     if (left <= 0)
       return -1;
     struct pollfd pfd = { .fd = d->listen_fd, .events = POLLIN };
@@ -187,7 +181,7 @@ static int run_until(struct nbd_handle *h, int (*done)(struct nbd_handle *), con
       return 0;
     if (nbd_aio_is_dead(h) == 1 || nbd_aio_is_closed(h) == 1)
       return -1;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - p2v_now_ms();
     if (left <= 0) {
       errno = ETIMEDOUT;
       return -2;
@@ -287,7 +281,7 @@ static void refuse_busy(struct nbd_handle *h)
   int finished = 0;
   nbd_completion_callback done = { .callback = completed, .user_data = &finished };
   if (nbd_set_export_name(h, P2V_EXPORT_BUSY) != -1 && nbd_aio_opt_info(h, done) != -1)
-    (void) run_until(h, NULL, &finished, now_ms() + BUSY_REPLY_MS);
+    (void) run_until(h, NULL, &finished, p2v_now_ms() + BUSY_REPLY_MS);
   nbd_close(h);                     /* before &finished goes out of scope */
 }
 
@@ -324,7 +318,7 @@ static enum hs_result check_session(struct p2v_dialin *d, struct nbd_handle **hp
   nbd_completion_callback done = { .callback = completed, .user_data = &finished };
   int r = nbd_set_export_name(h, P2V_EXPORT_DONE) == -1 ? -1 : nbd_aio_opt_info(h, done);
   if (r == 0)
-    r = run_until(h, NULL, &finished, now_ms() + HANDSHAKE_MS);
+    r = run_until(h, NULL, &finished, p2v_now_ms() + HANDSHAKE_MS);
   if (r != 0) {
     enum hs_result res = unproven_failure(d, r, peer);
     nbd_close(h);
@@ -354,7 +348,7 @@ static enum hs_result go(struct p2v_dialin *d, struct nbd_handle **hp, const cha
   nbd_completion_callback done = { .callback = completed, .user_data = &finished };
   int r = nbd_set_export_name(h, export) == -1 ? -1 : nbd_aio_opt_go(h, done);
   if (r == 0)
-    r = run_until(h, NULL, &finished, now_ms() + HANDSHAKE_MS);
+    r = run_until(h, NULL, &finished, p2v_now_ms() + HANDSHAKE_MS);
   enum hs_result res = HS_OK;
   if (r == 0 && (finished < 0 || nbd_aio_is_ready(h) != 1)) {
     p2v_error("the source that dialled in refused to open export %s: %s", export,
@@ -419,7 +413,7 @@ static struct nbd_handle *handshake(struct p2v_dialin *d, int fd, const char *ex
     *why = P2V_OPEN_FAILED;
     return NULL;
   }
-  int r = run_until(h, nbd_aio_is_negotiating, NULL, now_ms() + HANDSHAKE_MS);
+  int r = run_until(h, nbd_aio_is_negotiating, NULL, p2v_now_ms() + HANDSHAKE_MS);
   if (r != 0) {
     *res = d->bound ? unproven_failure(d, r, peer) : report_failure(d, r, "negotiating", why);
     nbd_close(h);
@@ -440,11 +434,11 @@ static struct nbd_handle *dialled_handle(struct p2v_dialin *d, const char *expor
 {
   /* Connections of other sources do not count as skips (a flood of them
    * must not fail the copy), but they share one deadline with ours. */
-  int64_t deadline = now_ms() + wait_ms;
+  int64_t deadline = p2v_now_ms() + wait_ms;
   for (int skips = 0; skips < MAX_SKIPS; ) {
     /* Checked here too: pooled connections are returned without waiting,
      * and a steady stream of refused ones must not keep us past it. */
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - p2v_now_ms();
     int fd = left > 0 ? next_socket(d, (int) left) : -1;
     if (fd == -1) {
       p2v_error("the source did not dial in again within %d s (to open %s); is it still "
@@ -573,7 +567,7 @@ static int read_list(struct p2v_dialin *d, struct nbd_handle **hp, enum p2v_open
   nbd_completion_callback done = { .callback = completed, .user_data = &finished };
   int r = nbd_aio_opt_list(h, cb, done);
   if (r == 0)
-    r = run_until(h, NULL, &finished, now_ms() + HANDSHAKE_MS);
+    r = run_until(h, NULL, &finished, p2v_now_ms() + HANDSHAKE_MS);
   if (r != 0) {
     report_failure(d, r, "listing its exports", why);
     if (finished == 0) {
@@ -639,7 +633,7 @@ static int read_survey(struct p2v_dialin *d, struct nbd_handle **hp, enum p2v_op
   nbd_completion_callback done = { .callback = completed, .user_data = &finished };
   int r = nbd_aio_opt_go(h, done);
   if (r == 0)
-    r = run_until(h, NULL, &finished, now_ms() + HANDSHAKE_MS);
+    r = run_until(h, NULL, &finished, p2v_now_ms() + HANDSHAKE_MS);
   if (r == 0 && (finished < 0 || nbd_aio_is_ready(h) != 1)) {
     p2v_error("the source that dialled in lists %s but does not open it (%s)",
               P2V_EXPORT_SURVEY, finished < 0 ? strerror(-finished - 1) : "no reply");
@@ -667,7 +661,7 @@ static int read_survey(struct p2v_dialin *d, struct nbd_handle **hp, enum p2v_op
   }
   int64_t max = nbd_get_block_size(h, LIBNBD_SIZE_MAXIMUM);
   size_t piece = max >= 512 && max < SURVEY_PIECE ? (size_t) max : SURVEY_PIECE;
-  int64_t deadline = now_ms() + HANDSHAKE_MS;
+  int64_t deadline = p2v_now_ms() + HANDSHAKE_MS;
   for (size_t pos = 0; pos < (size_t) size; ) {
     size_t n = (size_t) size - pos < piece ? (size_t) size - pos : piece;
     int state = 0;
@@ -772,9 +766,9 @@ struct p2v_dialin *p2v_dialin_listen(const struct p2v_dialin_options *o,
    * script checking that we listen) that closes at once: if every
    * connection that came is closed once they have settled, wait again for
    * the source, within what is left of --wait, not a redial's 30 s. */
-  int64_t wait_end = o->wait_seconds ? now_ms() + (int64_t) o->wait_seconds * 1000 : -1;
+  int64_t wait_end = o->wait_seconds ? p2v_now_ms() + (int64_t) o->wait_seconds * 1000 : -1;
   for (;;) {
-    int64_t left = wait_end < 0 ? 0 : wait_end - now_ms();
+    int64_t left = wait_end < 0 ? 0 : wait_end - p2v_now_ms();
     int fd = wait_end >= 0 && left <= 0 ? -1 : next_socket(d, wait_end < 0 ? -1 : (int) left);
     if (fd == -1) {
       p2v_error("nobody dialled in to %s within %u s; start the source with "
@@ -788,14 +782,14 @@ struct p2v_dialin *p2v_dialin_listen(const struct p2v_dialin_options *o,
     memmove(d->pool + 1, d->pool, d->npool * sizeof d->pool[0]);
     d->pool[0] = fd;
     d->npool++;
-    int64_t start = now_ms(), last = start;
+    int64_t start = p2v_now_ms(), last = start;
     size_t seen = d->npool;
-    while (now_ms() - last < SETTLE_QUIET_MS && now_ms() - start < SETTLE_MAX_MS) {
+    while (p2v_now_ms() - last < SETTLE_QUIET_MS && p2v_now_ms() - start < SETTLE_MAX_MS) {
       poll(NULL, 0, 50);
       drain_backlog(d);
       if (d->npool != seen) {
         seen = d->npool;
-        last = now_ms();
+        last = p2v_now_ms();
       }
     }
     size_t live = 0;

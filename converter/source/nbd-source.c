@@ -14,6 +14,7 @@
 #include <libnbd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "source/source.h"
 #include "log.h"
 
@@ -134,16 +135,9 @@ void p2v_nbd_set_connect_timeout(unsigned seconds)
   connect_timeout = seconds;
 }
 
-static double monotonic_now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 double p2v_nbd_handshake_deadline(void)
 {
-  return connect_timeout ? monotonic_now() + connect_timeout : 0;
+  return connect_timeout ? p2v_now_s() + connect_timeout : 0;
 }
 
 /* One line naming the step the handshake stalled in.  libnbd's state
@@ -189,7 +183,7 @@ int p2v_nbd_handshake_wait(struct nbd_handle *h, const char *uri, double deadlin
   while (nbd_aio_is_connecting(h) == 1) {
     int timeout_ms = -1;
     if (deadline > 0) {
-      double left = deadline - monotonic_now();
+      double left = deadline - p2v_now_s();
       if (left <= 0) {
         report_handshake_timeout(h, uri);
         *why = P2V_OPEN_UNREACHABLE;

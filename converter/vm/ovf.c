@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "file-io.h"
 #include "log.h"
 #include "vm/vm-internal.h"
 
@@ -350,11 +351,9 @@ static int add_file(struct ova *o, const char *name, const char *path, int fd, u
   uint64_t done = 0;
   while (done < size) {
     size_t want = size - done < BUF ? (size_t) (size - done) : BUF;
-    ssize_t r = pread(fd, buf, want, (off_t) done);
-    if (r == -1 && errno == EINTR)
-      continue;
-    if (r <= 0) {
-      if (r == 0)
+    ssize_t r = p2v_pread_full(fd, buf, want, done);
+    if (r < (ssize_t) want) {
+      if (r >= 0)
         p2v_error("cannot read disk %s: it shrank while the OVA was written", path);
       else
         p2v_error("cannot read disk %s: %m", path);

@@ -263,63 +263,6 @@ char *p2v_vm_path(const char *out_dir, const char *path)
   return r;
 }
 
-int p2v_commit_file(const char *tmp, const char *path)
-{
-  if (rename(tmp, path) == -1) {
-    p2v_error("cannot rename %s to %s: %m", tmp, path);
-    unlink(tmp);
-    return -1;
-  }
-  CLEANUP_FREE char *copy = strdup(path);
-  if (copy) {
-    CLEANUP_CLOSE int dir = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0)
-      fsync(dir);
-  }
-  return 0;
-}
-
-int p2v_write_file_atomic(const char *path, const char *data, size_t len)
-{
-  CLEANUP_FREE char *tmp = NULL;
-  if (asprintf(&tmp, "%s.tmp", path) == -1) {
-    p2v_error("cannot write %s: %m", path);
-    return -1;
-  }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd == -1) {
-    p2v_error("cannot create %s: %m", tmp);
-    return -1;
-  }
-  while (len > 0) {
-    ssize_t r = write(fd, data, len);
-    if (r == -1) {
-      if (errno == EINTR)
-        continue;
-      p2v_error("cannot write %s: %m", tmp);
-      goto fail;
-    }
-    data += r;
-    len -= (size_t) r;
-  }
-  if (fsync(fd) == -1) {
-    p2v_error("cannot write %s: fsync: %m", tmp);
-    goto fail;
-  }
-  if (close(fd) == -1) {
-    fd = -1;
-    p2v_error("cannot write %s: %m", tmp);
-    goto fail;
-  }
-  return p2v_commit_file(tmp, path);
-
-fail:
-  if (fd >= 0)
-    close(fd);
-  unlink(tmp);
-  return -1;
-}
-
 int p2v_vm_write_text(const struct p2v_vm *vm, const char *path, p2v_vm_emit_fn emit,
                       const void *ctx)
 {

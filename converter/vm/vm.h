@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "file-io.h"   /* p2v_write_file_atomic, p2v_commit_file: callers of vm.h use them */
+
 /* The hypervisor the machine is converted for. */
 enum p2v_target { P2V_TARGET_KVM, P2V_TARGET_VMWARE };
 
@@ -121,10 +123,4 @@ int p2v_vm_check(const struct p2v_vm *vm);
 /* PATH resolved against out_dir (malloc'd; NULL reported). */
 char *p2v_vm_path(const char *out_dir, const char *path);
 
-/* Write len bytes to path as PATH.tmp, fsync, rename, sync the folder.
- * -1 reported, PATH.tmp removed. */
-int p2v_write_file_atomic(const char *path, const char *data, size_t len);
-
-/* Rename tmp to path and sync the folder; -1 reported (tmp removed). */
-int p2v_commit_file(const char *tmp, const char *path);
 #endif

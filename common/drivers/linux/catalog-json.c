@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "cleanup.h"
+#include "file-io.h"
 #include "linux.h"
 #include "log.h"
 
@@ -168,21 +169,16 @@ int lx_catalog_load_json(const char *path, struct lx_catalog *cat)
   }
   if (!S_ISREG(st.st_mode) || st.st_size > LX_MAX_CATALOG_JSON)
     return bad(path, "not a regular file of at most 64 MiB");
-  size_t size = (size_t)st.st_size, done = 0;
+  size_t size = (size_t)st.st_size;
   CLEANUP_FREE char *text = malloc(size + 1);
   if (!text) {
     p2v_error("out of memory");
     return -1;
   }
-  while (done < size) {
-    ssize_t n = read(fd, text + done, size - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      p2v_error("cannot read the kernel catalog %s: %s", path, n ? strerror(errno) : "truncated");
-      return -1;
-    }
-    done += (size_t)n;
+  ssize_t n = p2v_read_full(fd, text, size);
+  if (n < (ssize_t)size) {
+    p2v_error("cannot read the kernel catalog %s: %s", path, n < 0 ? strerror(errno) : "truncated");
+    return -1;
   }
   return lx_catalog_from_json(path, text, size, cat);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "command.h"
 #include "linux.h"
 #include "log.h"
 
@@ -143,7 +144,23 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
   return 0;
 }
 
-/* Run depmod -b TMP -C TMP/depmod.d KVER; its stderr goes to TMP/depmod.err. */
+/* One line: depmod's first error, else its first line, else how it ended. */
+static void report_depmod(const struct p2v_command *c)
+{
+  char first[512] = "";
+  for (const char *line = p2v_command_stderr(c, NULL); *line; ) {
+    size_t len = strcspn(line, "\n");
+    bool error = memmem(line, len, "ERROR", 5) != NULL;
+    if (!first[0] || (error && !strstr(first, "ERROR")))
+      snprintf(first, sizeof first, "%.*s", (int)(len < sizeof first ? len : sizeof first - 1), line);
+    line += len + (line[len] == '\n');
+  }
+  char ending[64];
+  p2v_error("cannot index modules with depmod: %s",
+            first[0] ? first : p2v_command_ending(c, ending, sizeof ending));
+}
+
+/* Run depmod -b TMP -C TMP/depmod.d KVER. */
 static int run_depmod(const char *tmp, const char *kver)
 {
   static const char *const candidates[] = { "/usr/sbin/depmod", "/sbin/depmod",
@@ -156,8 +173,8 @@ static int run_depmod(const char *tmp, const char *kver)
     p2v_error("cannot index modules: depmod not found; install kmod (apt-get install kmod)");
     return -1;
   }
-  CLEANUP_FREE char *conf = NULL, *err = NULL;
-  if (asprintf(&conf, "%s/depmod.d", tmp) < 0 || asprintf(&err, "%s/depmod.err", tmp) < 0) {
+  CLEANUP_FREE char *conf = NULL;
+  if (asprintf(&conf, "%s/depmod.d", tmp) < 0) {
     p2v_error("out of memory");
     return -1;
   }
@@ -166,32 +183,15 @@ static int run_depmod(const char *tmp, const char *kver)
     p2v_error("%s: cannot create directory: %m", conf);
     return -1;
   }
-  char *argv[] = { (char *)"depmod", (char *)"-b", (char *)tmp, (char *)"-C", conf,
-                   (char *)kver, NULL };
-  int status;
-  if (lx_spawn_wait(depmod, argv, NULL, NULL, err, &status) == -1) {
-    p2v_error("cannot index modules with depmod: %s: %m", depmod);
+  const char *argv[] = { depmod, "-b", tmp, "-C", conf, kver, NULL };
+  struct p2v_command *c = p2v_command_run(argv, NULL);
+  if (!c)
     return -1;
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    return 0;
-  /* One line: depmod's first error, else its first line, else the status. */
-  char line[512] = "", first[512] = "";
-  CLEANUP_FCLOSE FILE *fp = fopen(err, "r");
-  while (fp && fgets(line, sizeof line, fp)) {
-    line[strcspn(line, "\n")] = '\0';
-    if (!first[0] || (strstr(line, "ERROR") && !strstr(first, "ERROR")))
-      snprintf(first, sizeof first, "%s", line);
-  }
-  if (first[0])
-    p2v_error("cannot index modules with depmod: %s", first);
-  else if (WIFEXITED(status))
-    p2v_error("cannot index modules with depmod: it exited with status %d",
-              WEXITSTATUS(status));
-  else
-    p2v_error("cannot index modules with depmod: it was killed by signal %d",
-              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  return -1;
+  int r = p2v_command_status(c) == 0 ? 0 : -1;
+  if (r == -1)
+    report_depmod(c);
+  p2v_command_free(c);
+  return r;
 }
 
 static int read_whole(const char *path, unsigned char **data, size_t *size)

@@ -10,6 +10,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "buf.h"
 #include "cleanup.h"
 #include "linux.h"
 #include "log.h"
@@ -163,22 +164,12 @@ int lx_initramfs_walk(const char *what, const unsigned char *data, size_t size,
 
 int lx_buf_append(struct lx_buf *b, const void *data, size_t len)
 {
-  if (len > SIZE_MAX / 2 - b->len) {
+  unsigned char *grown = len <= SIZE_MAX - b->len ? p2v_grow(b->data, &b->cap, b->len + len, 1) : NULL;
+  if (!grown) {
     p2v_error("out of memory");
     return -1;
   }
-  if (b->cap - b->len < len) {
-    size_t ncap = b->cap ? b->cap : 65536;
-    while (ncap - b->len < len)
-      ncap *= 2;
-    unsigned char *grown = realloc(b->data, ncap);
-    if (!grown) {
-      p2v_error("out of memory");
-      return -1;
-    }
-    b->data = grown;
-    b->cap = ncap;
-  }
+  b->data = grown;
   if (len)
     memcpy(b->data + b->len, data, len);
   b->len += len;

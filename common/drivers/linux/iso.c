@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "command.h"
+#include "file-io.h"
 #include "linux.h"
 #include "log.h"
 
@@ -75,34 +77,41 @@ static int write_initramfs(const char *path, const unsigned char *old, size_t ol
   static const unsigned char zeros[4];
   size_t pad = (4 - old_len % 4) % 4;
   struct timespec times[2] = { { .tv_sec = (time_t)epoch }, { .tv_sec = (time_t)epoch } };
-  if (fd == -1 || write(fd, old, old_len) != (ssize_t)old_len ||
-      write(fd, zeros, pad) != (ssize_t)pad ||
-      write(fd, seg->data, seg->len) != (ssize_t)seg->len || futimens(fd, times) == -1) {
+  if (fd == -1 || p2v_write_full(fd, old, old_len) == -1 || p2v_write_full(fd, zeros, pad) == -1 ||
+      p2v_write_full(fd, seg->data, seg->len) == -1 || futimens(fd, times) == -1) {
     p2v_error("%s: cannot write: %m", path);
     return -1;
   }
   return 0;
 }
 
-/* xorriso's first FAILURE/SORRY line from its log, else its last line. */
-static void report_xorriso(const char *log, int status)
+/* xorriso's first FAILURE/SORRY/FATAL line, else its last line (of
+ * stderr, where its messages go, else of stdout). */
+static void report_xorriso(struct p2v_command *c)
 {
-  char line[512], pick[512] = "";
-  CLEANUP_FCLOSE FILE *fp = fopen(log, "r");
-  while (fp && fgets(line, sizeof line, fp)) {
-    line[strcspn(line, "\n")] = '\0';
-    if (line[0])
-      snprintf(pick, sizeof pick, "%s", line);
-    if (strstr(line, "FAILURE") || strstr(line, "SORRY") || strstr(line, "FATAL"))
-      break;
+  char pick[512] = "";
+  for (int stream = 0; stream < 2 && !pick[0]; stream++) {
+    const char *text = stream == 0 ? p2v_command_stderr(c, NULL) : p2v_command_stdout(c, NULL);
+    for (const char *line = text; *line; ) {
+      size_t len = strcspn(line, "\n");
+      if (len)
+        snprintf(pick, sizeof pick, "%.*s", (int)(len < sizeof pick ? len : sizeof pick - 1), line);
+      if (memmem(line, len, "FAILURE", 7) || memmem(line, len, "SORRY", 5) ||
+          memmem(line, len, "FATAL", 5))
+        break;
+      line += len + (line[len] == '\n');
+    }
   }
   if (pick[0])
     p2v_error("cannot write the ISO image with xorriso: %s", pick);
-  else
-    p2v_error("cannot write the ISO image with xorriso: it exited with status %d", status);
+  else {
+    char ending[64];
+    p2v_error("cannot write the ISO image with xorriso: it %s",
+              p2v_command_ending(c, ending, sizeof ending));
+  }
 }
 
-static int run_xorriso(char **argv, const char *log, long long epoch)
+static int run_xorriso(char **argv, long long epoch)
 {
   /* environ with SOURCE_DATE_EPOCH set to our epoch. */
   size_t n = 0;
@@ -120,18 +129,15 @@ static int run_xorriso(char **argv, const char *log, long long epoch)
       env[k++] = environ[i];
   env[k++] = sde;
 
-  int status;
-  if (lx_spawn_wait("xorriso", argv, env, log, NULL, &status) == -1) {
-    if (errno == ENOENT)
-      p2v_error("cannot write the ISO image: xorriso not found; install it (apt-get install xorriso)");
-    else
-      p2v_error("cannot run xorriso: %m");
+  struct p2v_command_options o = { .env = env, .install_hint = "install it (apt-get install xorriso)" };
+  struct p2v_command *c = p2v_command_run((const char *const *)argv, &o);
+  if (!c)
     return -1;
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    return 0;
-  report_xorriso(log, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-  return -1;
+  int r = p2v_command_status(c) == 0 ? 0 : -1;
+  if (r == -1)
+    report_xorriso(c);
+  p2v_command_free(c);
+  return r;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -145,7 +151,7 @@ int lx_iso_add_segment(const char *iso, const char *out, const struct lx_buf *se
 {
   CLEANUP_FREE unsigned char *old = NULL;
   CLEANUP_FREE char *found = NULL, *tmp = NULL, *initrd = NULL, *image = NULL,
-                    *log = NULL, *target = NULL;
+                    *target = NULL;
   size_t old_len;
   if (lx_iso_find_initramfs(iso, &old, &old_len, &found) == -1)
     return -1;
@@ -162,8 +168,7 @@ int lx_iso_add_segment(const char *iso, const char *out, const struct lx_buf *se
   }
   int r = -1;
   long long epoch = iso_epoch(iso);
-  if (asprintf(&initrd, "%s/initrd", tmp) < 0 || asprintf(&image, "%s/image.iso", tmp) < 0 ||
-      asprintf(&log, "%s/xorriso.log", tmp) < 0) {
+  if (asprintf(&initrd, "%s/initrd", tmp) < 0 || asprintf(&image, "%s/image.iso", tmp) < 0) {
     p2v_error("out of memory");
     goto out;
   }
@@ -180,7 +185,7 @@ int lx_iso_add_segment(const char *iso, const char *out, const struct lx_buf *se
     (char *)"-chmod", (char *)"0644", target, (char *)"--",
     (char *)"-commit", NULL,
   };
-  if (run_xorriso(argv, log, epoch) == -1)
+  if (run_xorriso(argv, epoch) == -1)
     goto out;
   if (chmod(image, 0644) == -1 || rename(image, out) == -1) {
     p2v_error("%s: cannot write: %m", out);

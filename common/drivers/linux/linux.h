@@ -136,15 +136,6 @@ int lx_catalog_load_json(const char *path, struct lx_catalog *cat);
 int lx_catalog_from_json(const char *source, const char *text, size_t len,
                          struct lx_catalog *cat);
 
-/* ---- linux-spawn.c: running depmod and xorriso ---- */
-/* Run prog (looked up in PATH unless it has a '/') with argv and env
- * (NULL: this process's), stdin from /dev/null, stdout to out_path (NULL:
- * /dev/null) and stderr to err_path (NULL: with stdout), and wait for it.
- * 0 with its wait status in *status, or -1 with errno set (ENOENT: no such
- * program); nothing reported. */
-int lx_spawn_wait(const char *prog, char *const argv[], char *const env[],
-                  const char *out_path, const char *err_path, int *status);
-
 /* ---- linux-depmod.c: kmod's indexes for the final module set ---- */
 typedef int (*lx_emit_fn)(void *ctx, const char *path, const void *data, size_t size);
 /* Lay out the modules of initramfs IMAGE for kernel KVER plus the source

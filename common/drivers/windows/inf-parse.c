@@ -10,35 +10,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "cleanup.h"
 #include "inf-parse.h"
 #include "log.h"
 
 /* Decoded values may grow by substitution; cap the whole file's. */
 #define INF_MAX_DECODED (64u << 20)
-
-struct buf {
-  char *p;
-  size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-      return -1;
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-  return 0;
-}
 
 struct string_entry {
   const char *key, *value;
@@ -180,7 +158,7 @@ static int logical_line(struct parser *ps, const char *line, size_t len, unsigne
 
 static int split_lines(struct parser *ps, const char *text, size_t size)
 {
-  struct buf line = { 0 };
+  struct p2v_buf line = P2V_BUF_INIT;
   unsigned lineno = 0, start_lineno = 0;
   size_t pos = 0;
   int r = 0;
@@ -213,19 +191,19 @@ static int split_lines(struct parser *ps, const char *text, size_t size)
       r = -1;
       break;
     }
-    if (buf_add(&line, p, keep) < 0) {
+    if (p2v_buf_append(&line, p, keep) < 0) {
       set_error(ps, lineno, "out of memory");
       r = -1;
       break;
     }
     if (more && pos < size)
       continue;
-    r = logical_line(ps, line.p ? line.p : "", line.len, start_lineno);
+    r = logical_line(ps, line.data ? line.data : "", line.len, start_lineno);
     line.len = 0;
     if (r < 0)
       break;
   }
-  free(line.p);
+  free(line.data);
   return r;
 }
 
@@ -262,11 +240,11 @@ static const char *lookup_string(const struct parser *ps, const char *key, size_
 /* Quotes off, "" -> ", %% -> %, %key% -> [Strings] value, $ARCH$ -> arch. */
 static char *decode(struct parser *ps, const char *raw, bool substitute, unsigned lineno)
 {
-  struct buf out = { 0 };
+  struct p2v_buf out = P2V_BUF_INIT;
   bool quoted = false;
   const char *arch = ps->opts ? ps->opts->arch : NULL;
 
-  if (buf_add(&out, "", 0) < 0)
+  if (p2v_buf_append(&out, "", 0) < 0)
     goto oom;
   for (const char *p = raw; *p; p++) {
     const char *piece = p;
@@ -299,21 +277,21 @@ static char *decode(struct parser *ps, const char *raw, bool substitute, unsigne
     if (out.len + n > INF_MAX_LINE) {
       set_error(ps, lineno, "value longer than %d bytes after %%strings%% substitution",
                 INF_MAX_LINE);
-      free(out.p);
+      free(out.data);
       return NULL;
     }
-    if (buf_add(&out, piece, n) < 0)
+    if (p2v_buf_append(&out, piece, n) < 0)
       goto oom;
   }
   ps->decoded_bytes += out.len;
   if (ps->decoded_bytes > INF_MAX_DECODED) {
     set_error(ps, lineno, "more than %u bytes of values after substitution", INF_MAX_DECODED);
-    free(out.p);
+    free(out.data);
     return NULL;
   }
-  return out.p;
+  return out.data;
 oom:
-  free(out.p);
+  free(out.data);
   set_error(ps, lineno, "out of memory");
   return NULL;
 }

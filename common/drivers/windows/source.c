@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cleanup.h"
 #include "log.h"
 #include "windows-catalog.h"
@@ -61,33 +62,28 @@ static int deliver(struct walk *w, const char *path, const uint8_t *data, size_t
 static int read_capped(ssize_t (*read_fn)(void *ctx, void *buf, size_t len), void *ctx,
                        uint8_t **data, size_t *size)
 {
-  size_t cap = 65536, n = 0;
-  uint8_t *buf = malloc(cap);
-  while (buf) {
-    ssize_t r = read_fn(ctx, buf + n, cap - n);
+  struct p2v_buf b = P2V_BUF_INIT;
+  while (b.len <= INF_MAX_SIZE) {
+    if (p2v_buf_reserve(&b, 65536) == -1) {
+      p2v_buf_free(&b);
+      errno = ENOMEM;
+      return -1;
+    }
+    ssize_t r = read_fn(ctx, b.data + b.len, b.cap - b.len - 1);
     if (r < 0) {
-      free(buf);
+      p2v_buf_free(&b);
       return -1;
     }
     if (r == 0)
       break;
-    n += r;
-    if (n > INF_MAX_SIZE)
-      break;
-    if (n == cap) {
-      uint8_t *grown = realloc(buf, cap * 2);
-      if (!grown)
-        free(buf);
-      buf = grown;
-      cap *= 2;
-    }
+    b.len += (size_t) r;
   }
-  if (!buf) {
+  *size = b.len;
+  *data = (uint8_t *) p2v_buf_steal(&b);
+  if (!*data) {
     errno = ENOMEM;
     return -1;
   }
-  *data = buf;
-  *size = n;
   return 0;
 }
 
