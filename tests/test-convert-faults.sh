@@ -61,9 +61,10 @@ copy_n 10 null "nbd://127.0.0.1:$port/" empty_4t
 pass "4 TiB empty disk: 10 copies, no stall, no data"
 
 # 5 % of block status and of reads fail: every copy retries them and is
-# identical.  A 1 GiB disk asks for block status some 40 times a copy (at
-# least 10 injected errors in 10 copies are checked), so the old engine,
-# which did not retry them, failed most copies.  A second server without the filter
+# identical.  A 1 GiB disk asks for block status some 32 times a copy, so
+# 10 copies see about 16 injected errors (at least 4 are required, which
+# misses once in some 10^4 runs); the old engine, which did not retry
+# them, failed a copy on each.  A second server without the filter
 # gives the same bytes (same seed) for the comparison.
 args=(sparse-random size=1G percent=0.5 runlength=262144 seed=66)
 port=$(free_port)
@@ -74,7 +75,7 @@ source_uri=nbd://127.0.0.1:$clean/
 rm -f "$TEST_DIR/reference.qcow2"
 copy_n 10 faulty "nbd://127.0.0.1:$port/" same_as_source
 injected=$(grep -c "injecting EIO error into extents" "$TEST_DIR/nbdkit-$port.log" || true)
-[ "$injected" -ge 10 ] || fail "only $injected block status errors were injected: the test proves nothing"
+[ "$injected" -ge 4 ] || fail "only $injected block status errors were injected: the test proves nothing"
 pass "5 % block status and read errors: 10 copies, all identical"
 
 # A source that goes away mid-copy: every read takes 1 s, the server is
