@@ -32,6 +32,8 @@ int agent_platform_init(void);
  * Ctrl-Break, the console closing), and make a vanished client an error
  * return rather than a death (SIGPIPE). */
 void agent_catch_stop(volatile sig_atomic_t *flag);
+/* What this platform's build of 'serve' lacks, for its --help ("" if nothing). */
+const char *agent_platform_help(void);
 
 /* options.c */
 bool parse_unsigned(const char *text, unsigned max, unsigned *value);

@@ -11,6 +11,8 @@ static void on_stop_signal(int sig) { *stop_flag = 1; }
 
 int agent_platform_init(void) { return 0; }
 
+const char *agent_platform_help(void) { return ""; }
+
 void agent_catch_stop(volatile sig_atomic_t *flag)
 {
   stop_flag = flag;

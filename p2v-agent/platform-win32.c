@@ -24,6 +24,16 @@ static BOOL WINAPI on_console_event(DWORD event)
   }
 }
 
+const char *agent_platform_help(void)
+{
+  return "\n"
+    "This Windows build has no TLS yet (SChannel is to come): it serves plain\n"
+    "NBD, on 127.0.0.1 only unless --insecure, and refuses the --tls options.\n"
+    "It has no survey (no p2v:survey export) and reads no filesystems: every\n"
+    "block is sent.  DISK is an image file or \\\\.\\PhysicalDriveN (docs/p2v-agent.md,\n"
+    "\"Windows build\").\n";
+}
+
 int agent_platform_init(void)
 {
   return p2v_sock_startup();

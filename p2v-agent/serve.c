@@ -70,9 +70,9 @@ static void print_serve_usage(FILE *out)
         "                            one that sent no request for SEC seconds to make\n"
         "                            room for a new client (300)\n"
         "  -v, --verbose             more messages (twice: debug)\n"
-        "  -h, --help                this text\n"
-        "\n"
-        "See 'man 1 p2v-agent' (docs/p2v-agent.md) for the whole story.\n", out);
+        "  -h, --help                this text\n", out);
+  fputs(agent_platform_help(), out);
+  fputs("\nSee 'man 1 p2v-agent' (docs/p2v-agent.md) for the whole story.\n", out);
 }
 
 /* --tls-certificates DIR: nbdkit's layout, so the same folder serves both. */
@@ -336,7 +336,8 @@ int agent_serve(int argc, char **argv)
   struct p2v_nbd_counters counters = { .bytes_served = bytes_served };
   struct p2v_nbd_server server = {
     .disks = disks, .ndisks = ndisks, .tls = tls, .tls_mode = o.tls.mode,
-    .max_clients = o.max_clients, .survey_json = survey, .survey_len = survey ? strlen(survey) : 0,
+    .max_clients = o.max_clients,
+    .survey_json = survey, .survey_len = survey ? strlen(survey) : 0,   /* NULL: no export */
     .handshake_timeout_ms = o.handshake_timeout * 1000, .idle_timeout_ms = o.idle_timeout * 1000,
     .counters = &counters,
   };

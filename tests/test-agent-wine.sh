@@ -4,13 +4,13 @@
 # letter of the prefix (dosdevices), to Linux peers.  nbdinfo sees the
 # size and export names; nbdcopy, qemu-img convert and p2v-convert copy
 # give identical images; a write the client does not check itself is
-# refused by the server (EPERM); the hostile client does not crash it;
-# a non-loopback listen address without --insecure is refused in one line,
+# refused by the server (EPERM); the hostile client does not crash it; a
+# port in use is said in words (Winsock's error through errno); a non-loopback listen address without --insecure is refused in one line,
 # and the image is unchanged.
 # SPDX-License-Identifier: GPL-3.0-or-later
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/wine-helpers.sh"
-requires nbdinfo nbdcopy qemu-img jq
+requires nbdinfo nbdcopy qemu-img jq ss
 AGENT_EXE=$P2V_BUILD_DIR/share/p2v/p2v-agent.exe
 P2V_CONVERT=$P2V_BUILD_DIR/converter/p2v-convert
 [ -f "$AGENT_EXE" ] || skip "no $AGENT_EXE (mingw-w64 missing at build time?)"
@@ -33,7 +33,8 @@ zpath=$(wine_run winepath -w "$disk" 2>/dev/null)
 [[ $zpath == [A-Z]:\\* ]] || fail "winepath gave '$zpath' for $disk"
 
 port=$(free_port)
-wine_run "$AGENT_EXE" serve --listen "127.0.0.1:$port" --handshake-timeout 4 \
+# The loader itself in the background (not a subshell), so signals reach it.
+"$WINELOADER" "$AGENT_EXE" serve --listen "127.0.0.1:$port" --handshake-timeout 4 \
     "$zpath" 'P:\disk-p.img' >"$TEST_DIR/agent.log" 2>&1 &
 AGENT_PID=$!
 stop_wine_agent() { kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; return 0; }
@@ -84,6 +85,27 @@ PY
     { cat "$TEST_DIR/hostile.log" "$TEST_DIR/agent.log" >&2; fail "hostile client cases"; }
 kill -0 "$AGENT_PID" 2>/dev/null || fail "the agent died under the hostile client"
 qemu-img compare -f raw -F raw "$uri" "$disk" >/dev/null || fail "qemu-img compare after the hostile client"
+
+# Winsock's errors reach the one error line as words, not "Unknown error".
+expect_error "^p2v-agent: cannot listen on 127\.0\.0\.1:$port: address already in use[[:space:]]*$" \
+    wine_run "$AGENT_EXE" serve --listen "127.0.0.1:$port" 'P:\disk-p.img'
+# Ctrl-C (wine turns SIGINT into the console event) stops it at once, even
+# with a client idle in transmission: its blocked recv must be woken.
+"$PYTHON" -c 'import nbd, sys, time
+h = nbd.NBD(); h.connect_uri(sys.argv[1]); time.sleep(20)' "$uri" &
+idle_pid=$!
+stop_idle() { kill "$idle_pid" 2>/dev/null; wait "$idle_pid" 2>/dev/null; return 0; }
+cleanup stop_idle
+for ((i = 0; i < 50; i++)); do
+    [ "$(ss -tn state established "( sport = :$port )" | wc -l)" -ge 2 ] && break
+    sleep 0.1
+done
+kill -INT "$AGENT_PID"
+for ((i = 0; i < 50; i++)); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$AGENT_PID" 2>/dev/null || fail "the agent did not stop within 5 s of Ctrl-C with an idle client"
+status=0
+wait "$AGENT_PID" || status=$?
+[ "$status" -eq 0 ] || { cat "$TEST_DIR/agent.log" >&2; fail "the agent exited $status after Ctrl-C"; }
 
 # No clear text across a network without --insecure: one line, exit 2.
 expect_error "^p2v-agent: refusing to serve disks on 0\.0\.0\.0:$port in clear text" \

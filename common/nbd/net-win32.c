@@ -77,7 +77,13 @@ int p2v_sock_open(int family, int type, int protocol, bool nonblocking)
 
 void p2v_sock_close(int fd) { closesocket((SOCKET) fd); }
 
-void p2v_sock_shutdown(int fd) { shutdown((SOCKET) fd, SD_BOTH); }
+/* shutdown alone does not wake a thread blocked in recv on Windows (it
+ * does on Linux): cancel its pending I/O too, so the recv fails at once. */
+void p2v_sock_shutdown(int fd)
+{
+  shutdown((SOCKET) fd, SD_BOTH);
+  CancelIoEx((HANDLE) (SOCKET) fd, NULL);
+}
 
 void p2v_sock_set_int(int fd, int level, int name, int value)
 {

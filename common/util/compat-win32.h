@@ -12,5 +12,10 @@
 /* realloc(ptr, n * size), NULL with ENOMEM if that overflows. */
 void *reallocarray(void *ptr, size_t n, size_t size);
 
+/* fmt with each "%m" replaced by the text of err, into out; fmt itself if
+ * it does not fit.  msvcrt's strerror (which mingw's "%m" uses) knows no
+ * socket errors ("Unknown error" for EADDRINUSE); this does.  log.c. */
+const char *p2v_expand_errno(const char *fmt, int err, char *out, size_t size);
+
 #endif
 #endif
