@@ -5,8 +5,10 @@
 # size and export names; nbdcopy, qemu-img convert and p2v-convert copy
 # give identical images; a write the client does not check itself is
 # refused by the server (EPERM); the hostile client does not crash it; a
-# port in use is said in words (Winsock's error through errno); a non-loopback listen address without --insecure is refused in one line,
-# and the image is unchanged.
+# port in use is said in words (Winsock's error through errno); Ctrl-C
+# stops it with a client idle; a non-loopback listen address without
+# --insecure is refused in one line; dialling a listening p2v-convert copy
+# (dial-in) gives an identical image too; and the image is unchanged.
 # SPDX-License-Identifier: GPL-3.0-or-later
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/wine-helpers.sh"
@@ -110,5 +112,24 @@ wait "$AGENT_PID" || status=$?
 # No clear text across a network without --insecure: one line, exit 2.
 expect_error "^p2v-agent: refusing to serve disks on 0\.0\.0\.0:$port in clear text" \
     wine_run "$AGENT_EXE" serve --listen "0.0.0.0:$port" 'P:\disk-p.img'
+
+# Dial-in: the agent dials a listening p2v-convert copy, which takes the
+# disk and tells it it is done (docs/dial-in.md); no survey export needed.
+if [ -x "$P2V_CONVERT" ]; then
+    ( rc=0; "$P2V_CONVERT" copy --listen 127.0.0.1:0 -O raw -o "$TEST_DIR/dialin" --wait 30 \
+          >"$TEST_DIR/conv.out" 2>"$TEST_DIR/conv.err" || rc=$?; echo $rc >"$TEST_DIR/conv.status" ) &
+    conv_pid=$!
+    stop_conv() { kill "$conv_pid" 2>/dev/null; wait "$conv_pid" 2>/dev/null; return 0; }
+    cleanup stop_conv
+    for ((i = 0; i < 100; i++)); do grep -q "listening on" "$TEST_DIR/conv.err" && break; sleep 0.1; done
+    conv_port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\);.*/\1/p' "$TEST_DIR/conv.err")
+    [ -n "$conv_port" ] || { cat "$TEST_DIR/conv.err" >&2; fail "the converter does not listen"; }
+    timeout 60 "$WINELOADER" "$AGENT_EXE" serve --connect "127.0.0.1:$conv_port" "$zpath" \
+        2>"$TEST_DIR/dial.err" || { cat "$TEST_DIR/dial.err" >&2; fail "the dialling agent failed"; }
+    grep -q "the converter has everything; done" "$TEST_DIR/dial.err" || fail "no 'done' line"
+    wait "$conv_pid" || true
+    [ "$(cat "$TEST_DIR/conv.status")" = 0 ] || { cat "$TEST_DIR/conv.err" >&2; fail "the converter failed"; }
+    cmp "$disk" "$TEST_DIR/dialin/disk.img.raw" || fail "the dial-in copy differs"
+fi
 [ "$(sha256sum <"$disk")" = "$sum_before" ] || fail "the image changed"
 pass "p2v-agent.exe under wine: nbdinfo, nbdcopy, qemu-img, p2v-convert, EPERM, hostile client, clear-text rule"
