@@ -1,7 +1,8 @@
 # The Windows programs, built by a second CMake (this same tree configured
 # with cmake/mingw-w64-x86_64.cmake) in build/windows/, and installed from
 # there into the build tree's share/p2v/, where the converter finds its
-# data files (p2v-firstboot.exe).  Without mingw-w64 the converter still
+# data files (p2v-firstboot.exe, and p2v-agent.exe for the converter to
+# hand out to a Windows source).  Without mingw-w64 the converter still
 # builds; a Windows conversion then refuses, saying the service is missing.
 if(NOT P2V_BUILD_WINDOWS)
   return()
@@ -32,7 +33,9 @@ ExternalProject_Add(p2v-windows
   BUILD_ALWAYS ON
   INSTALL_COMMAND ${CMAKE_COMMAND} --install <BINARY_DIR>
   BUILD_BYPRODUCTS ${PROJECT_BINARY_DIR}/share/p2v/p2v-firstboot.exe
+                   ${PROJECT_BINARY_DIR}/share/p2v/p2v-agent.exe
   USES_TERMINAL_BUILD ON)
 
 install(PROGRAMS ${PROJECT_BINARY_DIR}/share/p2v/p2v-firstboot.exe
+                 ${PROJECT_BINARY_DIR}/share/p2v/p2v-agent.exe
         DESTINATION ${CMAKE_INSTALL_DATADIR}/p2v)

@@ -3,7 +3,11 @@
 #ifndef P2V_AGENT_H
 #define P2V_AGENT_H
 
+#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+
+struct p2v_disk;
 
 /* Exit codes (documented in docs/p2v-agent.md). */
 enum {
@@ -15,8 +19,21 @@ enum {
 /* serve.c */
 int agent_serve(int argc, char **argv);
 
-/* survey-command.c */
+/* survey-command.c (platform-win32.c: not there yet) */
 int agent_survey(int argc, char **argv);
+/* The survey of the served disks, served as export p2v:survey: 0 with
+ * *json malloc'd (NULL: no survey on this platform), or -1 reported. */
+int agent_survey_export(struct p2v_disk *const *disks, size_t n, char **json);
+
+/* platform-posix.c, platform-win32.c */
+/* Before serving: sockets (WSAStartup on Windows).  0, or -1 reported. */
+int agent_platform_init(void);
+/* Set *flag on a request to stop (SIGINT, SIGTERM; on Windows Ctrl-C,
+ * Ctrl-Break, the console closing), and make a vanished client an error
+ * return rather than a death (SIGPIPE). */
+void agent_catch_stop(volatile sig_atomic_t *flag);
+/* What this platform's build of 'serve' lacks, for its --help ("" if nothing). */
+const char *agent_platform_help(void);
 
 /* options.c */
 /* option's number from min to max into *value; -1 with one usage error. */

@@ -14,7 +14,7 @@
 #include "disk.h"
 #include "log.h"
 #include "nbd-server.h"
-#include "survey.h"
+#include "net-platform.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:10809"
 #define DEFAULT_CONNECTIONS 4
@@ -33,8 +33,6 @@ struct serve_options {
 };
 
 static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig) { stop_requested = 1; }
 
 static void print_serve_usage(FILE *out)
 {
@@ -72,9 +70,9 @@ static void print_serve_usage(FILE *out)
         "                            one that sent no request for SEC seconds to make\n"
         "                            room for a new client (300)\n"
         "  -v, --verbose             more messages (twice: debug)\n"
-        "  -h, --help                this text\n"
-        "\n"
-        "See 'man 1 p2v-agent' (docs/p2v-agent.md) for the whole story.\n", out);
+        "  -h, --help                this text\n", out);
+  fputs(agent_platform_help(), out);
+  fputs("\nSee 'man 1 p2v-agent' (docs/p2v-agent.md) for the whole story.\n", out);
 }
 
 /* --tls-certificates DIR: nbdkit's layout, so the same folder serves both. */
@@ -244,33 +242,6 @@ static int check_serve_options(struct serve_options *o, int ndisks)
   return check_exposure(o, have_x509);
 }
 
-static void install_signal_handlers(void)
-{
-  struct sigaction sa = { .sa_handler = on_stop_signal };
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);     /* a vanished client is an EPIPE, not a death */
-}
-
-/* The survey of the served disks, as 'p2v-agent survey --json DISK...'
- * prints it (with its final newline).  NULL reported. */
-static char *survey_json(struct p2v_disk *const *disks, size_t n)
-{
-  struct p2v_survey *survey = p2v_survey_collect_disks(disks, n);
-  if (!survey)
-    return NULL;
-  char *json = p2v_survey_to_json(survey, true);
-  p2v_survey_free(survey);
-  char *text = NULL;
-  if (json && asprintf(&text, "%s\n", json) < 0) {
-    p2v_error("out of memory");
-    text = NULL;
-  }
-  free(json);
-  return text;
-}
-
 static int run_dialer(const struct serve_options *o, struct p2v_nbd_server *server)
 {
   fprintf(stderr, "%s: serving %zu disk(s) to the converter at %s over up to %u "
@@ -305,7 +276,7 @@ static int run_server(const struct serve_options *o, struct p2v_nbd_server *serv
   fprintf(stderr, "%s: serving %zu disk(s) on %s%s\n", p2v_program_name(), server->ndisks,
           bound, o->tls.mode == P2V_TLS_REQUIRE ? " (TLS required)" : "");
   int r = p2v_nbd_serve_listener(server, listen_fd, &stop_requested);
-  close(listen_fd);
+  p2v_sock_close(listen_fd);
   return r < 0 ? EXIT_ERROR : EXIT_OK;
 }
 
@@ -331,12 +302,14 @@ int agent_serve(int argc, char **argv)
   /* TLS files first: they are quick to check and often wrong. */
   if (o.tls.mode != P2V_TLS_OFF && !(tls = p2v_tls_load(&o.tls)))
     goto out;
-  install_signal_handlers();
+  if (agent_platform_init() == -1)
+    goto out;
+  agent_catch_stop(&stop_requested);
   /* Every disk before accepting anyone: a bad disk is found now. */
   if (!(disks = p2v_disks_open(argv + optind, ndisks, &o.disk)))
     goto out;
 
-  if (!(survey = survey_json(disks, ndisks)))
+  if (agent_survey_export(disks, ndisks, &survey) == -1)
     goto out;
   if (!(bytes_served = calloc(ndisks, sizeof *bytes_served))) {
     p2v_error("out of memory");
@@ -345,7 +318,8 @@ int agent_serve(int argc, char **argv)
   struct p2v_nbd_counters counters = { .bytes_served = bytes_served };
   struct p2v_nbd_server server = {
     .disks = disks, .ndisks = ndisks, .tls = tls, .tls_mode = o.tls.mode,
-    .max_clients = o.max_clients, .survey_json = survey, .survey_len = strlen(survey),
+    .max_clients = o.max_clients,
+    .survey_json = survey, .survey_len = survey ? strlen(survey) : 0,   /* NULL: no export */
     .handshake_timeout_ms = o.handshake_timeout * 1000, .idle_timeout_ms = o.idle_timeout * 1000,
     .counters = &counters,
   };

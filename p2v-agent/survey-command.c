@@ -73,3 +73,20 @@ int agent_survey(int argc, char **argv)
   }
   return status;
 }
+
+int agent_survey_export(struct p2v_disk *const *disks, size_t n, char **json)
+{
+  /* What 'p2v-agent survey --json DISK...' prints, with its final newline. */
+  struct p2v_survey *survey = p2v_survey_collect_disks(disks, n);
+  if (!survey)
+    return -1;
+  char *text = p2v_survey_to_json(survey, true);
+  p2v_survey_free(survey);
+  *json = NULL;
+  if (text && asprintf(json, "%s\n", text) < 0) {
+    p2v_error("out of memory");
+    *json = NULL;
+  }
+  free(text);
+  return *json ? 0 : -1;
+}

@@ -1,24 +1,32 @@
 #!/bin/bash
-# The Windows build: p2v-firstboot.exe is in the build tree's share/p2v/,
-# a PE32+ x86-64 program importing only Windows' own DLLs (static: no
-# libgcc, libwinpthread); and the tree configured with the mingw-w64
-# toolchain file builds the Windows programs alone, warnings as errors;
+# The Windows build: p2v-firstboot.exe and p2v-agent.exe are in the build
+# tree's share/p2v/, PE32+ x86-64 programs importing only Windows' own DLLs
+# (static: no libgcc, libwinpthread); and the tree configured with the
+# mingw-w64 toolchain file builds the Windows programs alone (no converter),
+# warnings as errors;
 # -DP2V_BUILD_WINDOWS=OFF configures the converter without them.
 source "$(dirname "$0")/functions.sh"
 requires x86_64-w64-mingw32-gcc x86_64-w64-mingw32-objdump cmake
 exe=$P2V_BUILD_DIR/share/p2v/p2v-firstboot.exe
+agent=$P2V_BUILD_DIR/share/p2v/p2v-agent.exe
 [ -f "$exe" ] || fail "no $exe: the native build did not build the Windows programs"
+[ -f "$agent" ] || fail "no $agent: the native build did not build the Windows agent"
 
+# check_exe EXE [DLL...]: Windows' own DLLs besides kernel32, advapi32 and
+# msvcrt that EXE may import (the agent: Winsock, the system RNG).
 check_exe() {
+    local allowed='kernel32\.dll|advapi32\.dll|msvcrt\.dll' extra
+    for extra in "${@:2}"; do allowed+="|${extra//./\\.}"; done
     x86_64-w64-mingw32-objdump -f "$1" | grep -q "file format pei-x86-64" ||
         fail "$1 is not a PE32+ x86-64 program"
     local dlls bad
     dlls=$(x86_64-w64-mingw32-objdump -p "$1" | sed -n 's/^\s*DLL Name: //p' | tr 'A-Z' 'a-z' | sort)
     [ -n "$dlls" ] || fail "$1 imports no DLL at all?"
-    bad=$(echo "$dlls" | grep -vxE 'kernel32\.dll|advapi32\.dll|msvcrt\.dll' || true)
+    bad=$(echo "$dlls" | grep -vxE "$allowed" || true)
     [ -z "$bad" ] || fail "$1 imports DLLs that are not Windows' own: $bad"
 }
 check_exe "$exe"
+check_exe "$agent" ws2_32.dll bcrypt.dll
 # The native build's Windows sub-build follows its P2V_WERROR.
 parent=$(sed -n 's/^P2V_WERROR:BOOL=//p' "$P2V_BUILD_DIR/CMakeCache.txt")
 sub=$(sed -n 's/^P2V_WERROR:[A-Z]*=//p' "$P2V_BUILD_DIR/windows/CMakeCache.txt")
@@ -33,7 +41,10 @@ grep -q -- "-Werror" "$TEST_DIR/build.log" "$build/compile_commands.json" ||
     fail "the Windows build does not treat warnings as errors"
 [ -f "$build/firstboot/p2v-firstboot.exe" ] || fail "no firstboot/p2v-firstboot.exe in the Windows build"
 check_exe "$build/firstboot/p2v-firstboot.exe"
-[ ! -e "$build/converter" ] && [ ! -e "$build/common" ] || fail "the Windows build built native folders"
+[ -f "$build/p2v-agent/p2v-agent.exe" ] || fail "no p2v-agent/p2v-agent.exe in the Windows build"
+check_exe "$build/p2v-agent/p2v-agent.exe" ws2_32.dll bcrypt.dll
+[ ! -e "$build/converter" ] && [ ! -e "$build/common/survey" ] ||
+    fail "the Windows build built Linux-only folders"
 
 off=$TEST_DIR/off
 cmake -S "$P2V_SOURCE_DIR" -B "$off" -DP2V_BUILD_WINDOWS=OFF -DP2V_BUILD_MAN=OFF \
@@ -41,4 +52,4 @@ cmake -S "$P2V_SOURCE_DIR" -B "$off" -DP2V_BUILD_WINDOWS=OFF -DP2V_BUILD_MAN=OFF
 cmake --build "$off" --target help > "$TEST_DIR/targets" || fail "no target list"
 grep -q "p2v-convert" "$TEST_DIR/targets" || fail "P2V_BUILD_WINDOWS=OFF lost the converter"
 ! grep -q "p2v-windows" "$TEST_DIR/targets" || fail "P2V_BUILD_WINDOWS=OFF still builds the Windows programs"
-pass "p2v-firstboot.exe: PE32+, Windows DLLs only; the Windows tree builds alone; OFF switches it off"
+pass "p2v-firstboot.exe, p2v-agent.exe: PE32+, Windows DLLs only; the Windows tree builds alone; OFF switches it off"

@@ -12,19 +12,15 @@
  * first byte on, the usual handshake limits apply.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 #include "nbd-internal.h"
+#include "net-platform.h"
 
 #define MAX_CONNECTIONS   64
 #define BACKOFF_MIN_MS    1000
@@ -86,11 +82,7 @@ static void *session_thread(void *arg)
 
 static void set_keepalive(int fd)
 {
-  int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, count = KEEPALIVE_COUNT;
-  (void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-  (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-  (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-  (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  p2v_sock_keepalive(fd, KEEPALIVE_IDLE_S, KEEPALIVE_INTVL_S, KEEPALIVE_COUNT, 0);
 }
 
 /* Start a session thread for fd (the caller checked there is a free slot).
@@ -122,7 +114,7 @@ static int start_session(struct dialer *d, int fd)
     errno = err;
     p2v_error("cannot start a thread for a connection to the converter: %m");
     free(a);
-    close(fd);
+    p2v_sock_close(fd);
     return -1;
   }
   return 0;
@@ -154,7 +146,7 @@ static void finish_sessions(struct dialer *d, volatile sig_atomic_t *stop)
     if (*stop && !shut) {
       for (unsigned i = 0; i < d->max; i++)
         if (d->fds[i] != -1)
-          shutdown(d->fds[i], SHUT_RDWR);
+          p2v_sock_shutdown(d->fds[i]);
       shut = true;
     }
     wait_changed(d, LOOP_WAIT_MS);

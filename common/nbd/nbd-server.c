@@ -10,23 +10,18 @@
  * the session idle the longest is dropped if it has been idle for the idle
  * timeout, else the new client is told why in its GO reply.
  * SPDX-License-Identifier: GPL-3.0-or-later */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "cleanup.h"
 #include "clock.h"
 #include "log.h"
 #include "nbd-internal.h"
+#include "net-platform.h"
 
 #define DEFAULT_MAX_CLIENTS 16
 /* Concurrent handshakes: a converter opens its connections one after
@@ -167,16 +162,9 @@ int nbd_send(struct nbd_client *c, const void *buf, size_t len, bool more)
 int p2v_nbd_session_init(struct p2v_nbd_server *server)
 {
   unsigned char bits[P2V_SESSION_HEX / 2];
-  size_t got = 0;
-  while (got < sizeof bits) {
-    ssize_t n = getrandom(bits + got, sizeof bits - got, 0);
-    if (n == -1 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      p2v_error("cannot make a session token: getrandom: %m");
-      return -1;
-    }
-    got += (size_t) n;
+  if (p2v_random_bytes(bits, sizeof bits) == -1) {
+    p2v_error("cannot make a session token: no random bytes from the system: %m");
+    return -1;
   }
   static const char hex[] = "0123456789abcdef";
   for (size_t i = 0; i < sizeof bits; i++) {
@@ -263,7 +251,7 @@ void p2v_nbd_serve_connection(const struct p2v_nbd_server *server, int fd)
   char peer[NI_MAXHOST + NI_MAXSERV + 8];
   nbd_describe_peer(fd, peer, sizeof peer);
   if (nbd_check_server(server) == -1) {
-    close(fd);
+    p2v_sock_close(fd);
     return;
   }
   struct p2v_conn *conn = p2v_conn_socket_new(fd);
@@ -356,7 +344,7 @@ static void drop_locked(struct listener *l, struct nbd_slot *s, const char *why,
   else if (s->state == SLOT_SESSION)
     l->sessions--;
   s->state = SLOT_DROPPED;
-  shutdown(s->fd, SHUT_RDWR);
+  p2v_sock_shutdown(s->fd);
   unsigned skipped;
   if (log_allowed(&l->dropped_log, &skipped)) {
     char more[80];
@@ -513,7 +501,7 @@ static void start_client(struct listener *l, int fd)
   struct nbd_slot *slot = free_slot(l);   /* wait_for_room found one */
   if (!slot) {
     pthread_mutex_unlock(&l->lock);
-    close(fd);
+    p2v_sock_close(fd);
     return;
   }
   struct client_arg *a = malloc(sizeof *a);
@@ -546,7 +534,7 @@ static void start_client(struct listener *l, int fd)
     errno = err;
     p2v_warning("cannot start a thread for a new client: %m");
     free(a);
-    close(fd);
+    p2v_sock_close(fd);
   }
 }
 
@@ -558,7 +546,7 @@ static void stop_clients(struct listener *l)
   pthread_mutex_lock(&l->lock);
   for (unsigned i = 0; i < l->nslots; i++)
     if (l->slots[i].fd != -1)
-      shutdown(l->slots[i].fd, SHUT_RDWR);
+      p2v_sock_shutdown(l->slots[i].fd);
   while (l->active > 0) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -596,8 +584,7 @@ int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
     wait_for_room(&l, stop);
     if (*stop)
       break;
-    struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
-    int r = poll(&pfd, 1, ACCEPT_POLL_MS);
+    int r = p2v_sock_wait(listen_fd, false, ACCEPT_POLL_MS);
     if (r == -1 && errno != EINTR) {
       p2v_error("cannot wait for clients: %m");
       ret = -1;
@@ -605,13 +592,13 @@ int p2v_nbd_serve_listener(const struct p2v_nbd_server *server, int listen_fd,
     }
     if (r <= 0 || *stop)
       continue;
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = p2v_sock_accept(listen_fd);
     if (fd == -1) {
       /* Transient (client gave up, out of fds): say so and go on. */
       if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
         p2v_warning("cannot accept a client: %m");
       if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS)
-        poll(NULL, 0, ACCEPT_POLL_MS);      /* do not spin */
+        p2v_sock_pause(ACCEPT_POLL_MS);     /* do not spin */
       continue;
     }
     start_client(&l, fd);

@@ -2,20 +2,14 @@
  * ":PORT" or "PORT" (the last two mean 127.0.0.1).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "nbd-internal.h"
+#include "net-platform.h"
 
 #define LISTEN_BACKLOG 64
 
@@ -100,19 +94,24 @@ static int open_first(struct addrinfo *res, bool listening)
 {
   int err = EADDRNOTAVAIL;
   for (struct addrinfo *a = res; a; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    int fd = p2v_sock_open(a->ai_family, a->ai_socktype, a->ai_protocol, false);
     if (fd == -1) {
       err = errno;
       continue;
     }
-    int one = 1;
+#ifndef _WIN32
+    /* POSIX: rebind at once after a restart.  (Windows' SO_REUSEADDR
+     * would let another program take the port; net-win32.c binds
+     * exclusively instead.) */
     if (listening)
-      (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (listening ? bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0
-                  : connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+      p2v_sock_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+#endif
+    if (listening ? p2v_sock_bind_listen(fd, a->ai_addr, (socklen_t) a->ai_addrlen,
+                                         LISTEN_BACKLOG) == 0
+                  : p2v_sock_connect(fd, a->ai_addr, (socklen_t) a->ai_addrlen) == 0)
       return fd;
     err = errno;
-    close(fd);
+    p2v_sock_close(fd);
   }
   errno = err;
   return -1;
@@ -145,8 +144,7 @@ int p2v_net_connect(const char *address)
     p2v_error("cannot connect to %s: %m", address);
     return -1;
   }
-  int one = 1;
-  (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  p2v_sock_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   return fd;
 }
 
@@ -159,11 +157,11 @@ int p2v_net_connect(const char *address)
 static int dial_one(const struct addrinfo *a, int timeout_ms, volatile sig_atomic_t *stop,
                     const atomic_bool *also_stop)
 {
-  int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+  int fd = p2v_sock_open(a->ai_family, a->ai_socktype, a->ai_protocol, true);
   if (fd == -1)
     return -1;
   int err = 0;
-  if (connect(fd, a->ai_addr, a->ai_addrlen) == -1) {
+  if (p2v_sock_connect(fd, a->ai_addr, (socklen_t) a->ai_addrlen) == -1) {
     err = errno;
     while (err == EINPROGRESS || err == EINTR) {
       bool stopping = *stop || (also_stop && atomic_load(also_stop));
@@ -171,34 +169,27 @@ static int dial_one(const struct addrinfo *a, int timeout_ms, volatile sig_atomi
         err = stopping ? EINTR : ETIMEDOUT;
         break;
       }
-      struct pollfd pfd = { .fd = fd, .events = POLLOUT };
       int wait = timeout_ms < DIAL_POLL_MS ? timeout_ms : DIAL_POLL_MS;
-      int r = poll(&pfd, 1, wait);
+      int r = p2v_sock_wait(fd, true, wait);
       timeout_ms -= wait;
-      if (r == -1 && errno != EINTR) {
+      if (r == -1) {
         err = errno;
         break;
       }
       if (r > 0) {
-        socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-          err = errno;
+        err = p2v_sock_connect_result(fd);
         break;
       }
     }
   }
-  if (err == 0) {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
-      err = errno;
-  }
+  if (err == 0 && p2v_sock_set_blocking(fd) == -1)
+    err = errno;
   if (err != 0) {
-    close(fd);
+    p2v_sock_close(fd);
     errno = err;
     return -1;
   }
-  int one = 1;
-  (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  p2v_sock_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   return fd;
 }
 
@@ -232,12 +223,12 @@ int nbd_net_dial(const char *address, int timeout_ms, volatile sig_atomic_t *sto
 static bool addr_is_loopback(const struct sockaddr *sa, socklen_t len)
 {
   /* Copied out: sockaddr itself is less aligned than its variants. */
-  if (sa->sa_family == AF_INET && len >= sizeof (struct sockaddr_in)) {
+  if (sa->sa_family == AF_INET && (size_t) len >= sizeof (struct sockaddr_in)) {
     struct sockaddr_in in;
     memcpy(&in, sa, sizeof in);
     return (ntohl(in.sin_addr.s_addr) >> 24) == 127;
   }
-  if (sa->sa_family == AF_INET6 && len >= sizeof (struct sockaddr_in6)) {
+  if (sa->sa_family == AF_INET6 && (size_t) len >= sizeof (struct sockaddr_in6)) {
     struct sockaddr_in6 in6;
     memcpy(&in6, sa, sizeof in6);
     if (IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr))
@@ -263,7 +254,7 @@ bool p2v_net_is_loopback(const char *address)
     return false;
   bool all = true;
   for (struct addrinfo *a = res; a; a = a->ai_next)
-    all = all && addr_is_loopback(a->ai_addr, a->ai_addrlen);
+    all = all && addr_is_loopback(a->ai_addr, (socklen_t) a->ai_addrlen);
   freeaddrinfo(res);
   return all;
 }
@@ -292,9 +283,7 @@ static int socket_address(int fd, bool peer, char *buf, size_t size)
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   char host[NI_MAXHOST], port[NI_MAXSERV];
-  int r = peer ? getpeername(fd, (struct sockaddr *) &ss, &len)
-               : getsockname(fd, (struct sockaddr *) &ss, &len);
-  if (r == -1 || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+  if (p2v_sock_name(fd, peer, &ss, &len) == -1 || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
       getnameinfo((struct sockaddr *) &ss, len, host, sizeof host, port, sizeof port,
                   NI_NUMERICHOST | NI_NUMERICSERV) != 0)
     return -1;

@@ -39,6 +39,10 @@ void p2v_vlog(enum p2v_log_level level, const char *fmt, va_list ap)
   if ((level == P2V_LOG_INFO && verbosity < 1) ||
       (level == P2V_LOG_DEBUG && verbosity < 2))
     return;
+#ifdef _WIN32
+  char expanded[1024];
+  fmt = p2v_expand_errno(fmt, saved_errno, expanded, sizeof expanded);   /* compat-win32.h */
+#endif
   vsnprintf(message, sizeof message, fmt, ap);   /* glibc expands %m from errno */
 
   pthread_mutex_lock(&log_lock);
