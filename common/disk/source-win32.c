@@ -3,8 +3,8 @@
  * write with the running system that owns the disk.  Reads are ReadFile
  * at an explicit offset (OVERLAPPED), so threads need no shared position;
  * a device is read in whole sectors, as Windows requires of raw disks.
- * No holes are reported yet (every block is data): the NTFS bitmap reader
- * is issue 13's next step.
+ * No holes are reported here (every block is data): free clusters come
+ * from volume-win32.c through the disk view (disk-view.c).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <windows.h>
 #include <winioctl.h>
@@ -114,10 +114,12 @@ int p2v_disk_source_file_fd(const struct p2v_disk *disk)
   return -1;                  /* no descriptor for the (Linux-only) probe */
 }
 
-/* \\.\PhysicalDrive0, \\.\C: and the like: a device, sized by ioctl. */
+/* \\.\PhysicalDrive0, \\.\C: and the like, and a shadow copy
+ * (\\?\GLOBALROOT\Device\HarddiskVolumeShadowCopy1): a device, sized by ioctl. */
 static bool is_device_path(const char *path)
 {
-  return !strncmp(path, "\\\\.\\", 4) || !strncmp(path, "//./", 4);
+  return !strncmp(path, "\\\\.\\", 4) || !strncmp(path, "//./", 4) ||
+         !strncasecmp(path, "\\\\?\\GLOBALROOT\\", 15);
 }
 
 static int device_size(HANDLE handle, uint64_t *size, uint32_t *sector)

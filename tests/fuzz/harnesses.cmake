@@ -12,4 +12,5 @@ set(p2v_fuzz_harnesses
   fuzz-nbd-handshake:p2v-nbd
   fuzz-nbd-request:p2v-nbd
   fuzz-nbd-session:p2v-nbd
+  fuzz-ntfs-ioctl:p2v-disk
   fuzz-survey-json:p2v-survey)
