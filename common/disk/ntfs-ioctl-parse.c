@@ -62,10 +62,10 @@ static int add_clusters(const struct p2v_volume_geometry *g, uint64_t lcn, uint6
 }
 
 /* Free (zero) runs among bits [0, nbits) of bits, cluster lcn0 + i. */
-static int free_runs(const struct p2v_volume_geometry *g, uint64_t lcn0, const uint8_t *bits,
-                     uint64_t nbits, struct p2v_extent_list *out, uint64_t *nfree,
-                     const char **why)
+static int free_runs(struct p2v_bitmap_walk *walk, uint64_t lcn0, const uint8_t *bits,
+                     uint64_t nbits, struct p2v_extent_list *out, const char **why)
 {
+  const struct p2v_volume_geometry *g = &walk->geometry;
   uint64_t i = 0;
   while (i < nbits) {
     /* Whole bytes of one kind are skipped at once. */
@@ -87,9 +87,13 @@ static int free_runs(const struct p2v_volume_geometry *g, uint64_t lcn0, const u
         break;
       i++;
     }
+    if (walk->max_ranges && out->count >= walk->max_ranges) {
+      walk->dropped_clusters += i - start;
+      continue;
+    }
     if (add_clusters(g, lcn0 + start, i - start, out, why) == -1)
       return -1;
-    *nfree += i - start;
+    walk->free_clusters += i - start;
   }
   return 0;
 }
@@ -140,8 +144,7 @@ int p2v_volume_bitmap_feed(struct p2v_bitmap_walk *walk, const uint8_t *buf, siz
     }
     nbits = bitmap_size;      /* the last byte's spare bits are ignored */
   }
-  if (free_runs(g, starting_lcn, buf + P2V_VOLUME_BITMAP_HEADER, nbits, out,
-                &walk->free_clusters, why) == -1)
+  if (free_runs(walk, starting_lcn, buf + P2V_VOLUME_BITMAP_HEADER, nbits, out, why) == -1)
     return -1;
   walk->next_lcn = starting_lcn + nbits;
   walk->done = !more_data;

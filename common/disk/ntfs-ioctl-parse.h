@@ -51,7 +51,12 @@ struct p2v_volume_geometry {
 struct p2v_bitmap_walk {
   struct p2v_volume_geometry geometry;
   uint64_t next_lcn;          /* to ask for next (a multiple of 8) */
-  uint64_t free_clusters;
+  uint64_t free_clusters;     /* added to out */
+  /* Memory bound: once out holds max_ranges ranges (0: no bound), later
+   * free runs are not added but counted here (they are merely sent).  A
+   * 2 TiB volume with every other 4 KiB cluster free has 2^28 runs. */
+  size_t max_ranges;
+  uint64_t dropped_clusters;
   bool done;
 };
 /* 0, or -1 with *why set to a static reason (nothing logged): too short,

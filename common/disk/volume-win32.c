@@ -15,6 +15,7 @@
 
 #define BITMAP_CHUNK   (1u << 20)   /* 8 M clusters per call: 32 GiB at 4 KiB */
 #define RUNS_CHUNK     (64u << 10)  /* 4095 runs per call */
+#define MAX_FREE_RANGES (16u << 20)  /* 256 MiB of ranges; beyond, free runs are sent */
 #define LAYOUT_MAX     (P2V_LAYOUT_HEADER + P2V_LAYOUT_MAX_PARTITIONS * P2V_LAYOUT_ENTRY)
 
 static void win32_message(DWORD err, char *buf, size_t size)
@@ -83,7 +84,7 @@ out:
 static int volume_bitmap(HANDLE volume, const char *path, const struct p2v_volume_geometry *g,
                          struct p2v_extent_list *out)
 {
-  struct p2v_bitmap_walk walk = { .geometry = *g };
+  struct p2v_bitmap_walk walk = { .geometry = *g, .max_ranges = MAX_FREE_RANGES };
   uint8_t *buf = malloc(BITMAP_CHUNK);
   if (!buf) {
     p2v_error("cannot read the cluster bitmap of %s: out of memory", path);
@@ -112,6 +113,9 @@ static int volume_bitmap(HANDLE volume, const char *path, const struct p2v_volum
       r = -1;
     }
   }
+  if (r == 0 && walk.dropped_clusters > 0)
+    p2v_warning("%s: free space too fragmented to list whole: %" PRIu64 " free clusters "
+                "will be sent", path, walk.dropped_clusters);
   free(buf);
   return r;
 }

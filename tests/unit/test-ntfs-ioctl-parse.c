@@ -98,6 +98,15 @@ static void test_bitmap_full(void)
   CHECK(p2v_volume_bitmap_feed(&walk, buf, len, false, &out, &why) == 0);
   CHECK(out.count == 0 && walk.free_clusters == 0);
 
+  /* The memory bound: two ranges at most; the third run is counted, not added. */
+  const uint8_t three[] = { 0xfa, 0xfe, 0x0f };     /* free: 0, 2, 8 */
+  len = bitmap(buf, 0, 20, three, 3);
+  walk = (struct p2v_bitmap_walk) { .geometry = geometry20, .max_ranges = 2 };
+  CHECK(p2v_volume_bitmap_feed(&walk, buf, len, false, &out, &why) == 0);
+  CHECK(walk.free_clusters == 2 && walk.dropped_clusters == 1);
+  check_clusters(&out, (const uint64_t[][2]) { { 0, 1 }, { 2, 1 } }, 2);
+  p2v_extent_list_clear(&out);
+
   /* Every truncation of the full buffer is refused, out untouched. */
   len = bitmap(buf, 0, 20, bits, 3);
   for (size_t cut = 0; cut < len; cut++) {
