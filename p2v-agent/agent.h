@@ -35,6 +35,23 @@ void agent_catch_stop(volatile sig_atomic_t *flag);
 /* What this platform's build of 'serve' lacks, for its --help ("" if nothing). */
 const char *agent_platform_help(void);
 
+/* serve-snapshot.c: serve --snapshot (snapshot.h is the provider) */
+struct agent_snapshot;
+struct agent_done_watch;
+struct p2v_disk_options;
+struct p2v_nbd_counters;
+/* Snapshot the volumes ("C:", "D:\") and open each one's shadow copy as
+ * a disk, exported under the volume's name ("C"); *snapshot is then to be
+ * released once the disks are closed.  NULL with one error, nothing left. */
+struct p2v_disk **agent_snapshot_disks_open(char *const *volumes, size_t n,
+                                            const struct p2v_disk_options *options,
+                                            struct agent_snapshot **snapshot);
+/* A thread that sets *stop once a client opened p2v:done and every
+ * client has left.  NULL with one error. */
+struct agent_done_watch *agent_done_watch_start(const struct p2v_nbd_counters *counters,
+                                                volatile sig_atomic_t *stop);
+void agent_done_watch_stop(struct agent_done_watch *watch);
+
 /* options.c */
 /* option's number from min to max into *value; -1 with one usage error. */
 int option_number(const char *command, const char *option, const char *arg, unsigned min,

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "nbd-server.h"
 #include "net-platform.h"
+#include "snapshot.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:10809"
 #define DEFAULT_CONNECTIONS 4
@@ -23,6 +24,7 @@ struct serve_options {
   const char *listen_address;
   const char *connect_address;
   bool insecure;
+  bool snapshot;                     /* --snapshot: the DISKs are volumes to snapshot */
   bool tls_mode_given;
   unsigned max_clients;
   unsigned handshake_timeout, idle_timeout;   /* seconds; 0: the server's default */
@@ -37,6 +39,7 @@ static volatile sig_atomic_t stop_requested;
 static void print_serve_usage(FILE *out)
 {
   fputs("Usage: p2v-agent serve [OPTIONS] DISK...\n"
+        "       p2v-agent serve --snapshot [OPTIONS] VOLUME...\n"
         "\n"
         "Serve each DISK (block device or image file) read-only over NBD, one\n"
         "export per disk named after it (sda, disk.img).  Free filesystem space,\n"
@@ -60,6 +63,10 @@ static void print_serve_usage(FILE *out)
         "  --tls-psk FILE            pre-shared keys (psktool format: user:hexkey)\n"
         "  --insecure                allow plain NBD, or X.509 without client\n"
         "                            certificates, on a non-loopback address\n"
+        "  --snapshot                serve one VSS snapshot of VOLUMEs (C: D:) of this\n"
+        "                            running Windows, taken before serving, one export\n"
+        "                            per volume (C); released on stop and, listening,\n"
+        "                            once the converter opened p2v:done (Windows only)\n"
         "  --all-blocks              send every block: do not read filesystems\n"
         "                            (the survey, served as export p2v:survey, is\n"
         "                            what 'p2v-agent survey --json DISK...' prints)\n"
@@ -100,7 +107,8 @@ static const enum p2v_tls_mode tls_modes[] = { P2V_TLS_OFF, P2V_TLS_ON, P2V_TLS_
 enum {
   OPT_LISTEN = 256, OPT_CONNECT, OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_CERT,
   OPT_TLS_KEY, OPT_TLS_CA, OPT_TLS_VERIFY_PEER, OPT_TLS_PSK, OPT_INSECURE,
-  OPT_ALL_BLOCKS, OPT_MAX_CLIENTS, OPT_CONNECTIONS, OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT,
+  OPT_ALL_BLOCKS, OPT_SNAPSHOT, OPT_MAX_CLIENTS, OPT_CONNECTIONS, OPT_HANDSHAKE_TIMEOUT,
+  OPT_IDLE_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -115,6 +123,7 @@ static const struct option long_options[] = {
   { "tls-psk", required_argument, NULL, OPT_TLS_PSK },
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "all-blocks", no_argument, NULL, OPT_ALL_BLOCKS },
+  { "snapshot", no_argument, NULL, OPT_SNAPSHOT },
   { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
   { "connections", required_argument, NULL, OPT_CONNECTIONS },
   { "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
@@ -150,6 +159,7 @@ static int parse_serve_options(int argc, char **argv, struct serve_options *o)
     case OPT_TLS_PSK: o->tls.psk_file = optarg; break;
     case OPT_INSECURE: o->insecure = true; break;
     case OPT_ALL_BLOCKS: o->disk.all_blocks = true; break;
+    case OPT_SNAPSHOT: o->snapshot = true; break;
     case OPT_MAX_CLIENTS:
       if (option_number("serve", "--max-clients", optarg, 1, 1024, &o->max_clients) == -1)
         return -1;
@@ -268,6 +278,12 @@ static int run_server(const struct serve_options *o, struct p2v_nbd_server *serv
   int listen_fd = p2v_net_listen(o->listen_address);
   if (listen_fd < 0)
     return EXIT_ERROR;
+  /* A snapshot is kept no longer than the converter needs it. */
+  struct agent_done_watch *watch = NULL;
+  if (o->snapshot && !(watch = agent_done_watch_start(server->counters, &stop_requested))) {
+    p2v_sock_close(listen_fd);
+    return EXIT_ERROR;
+  }
   /* One line saying where, so a person (or a script that asked for port
    * 0) knows what to point the converter at. */
   char bound[128];
@@ -276,6 +292,7 @@ static int run_server(const struct serve_options *o, struct p2v_nbd_server *serv
   fprintf(stderr, "%s: serving %zu disk(s) on %s%s\n", p2v_program_name(), server->ndisks,
           bound, o->tls.mode == P2V_TLS_REQUIRE ? " (TLS required)" : "");
   int r = p2v_nbd_serve_listener(server, listen_fd, &stop_requested);
+  agent_done_watch_stop(watch);
   p2v_sock_close(listen_fd);
   return r < 0 ? EXIT_ERROR : EXIT_OK;
 }
@@ -288,6 +305,8 @@ int agent_serve(int argc, char **argv)
   struct p2v_tls *tls = NULL;
   char *survey = NULL;
   _Atomic uint64_t *bytes_served = NULL;
+  struct p2v_nbd_counters counters = { 0 };
+  struct agent_snapshot *snapshot = NULL;
 
   int r = parse_serve_options(argc, argv, &o);
   if (r != 0) {
@@ -306,7 +325,9 @@ int agent_serve(int argc, char **argv)
     goto out;
   agent_catch_stop(&stop_requested);
   /* Every disk before accepting anyone: a bad disk is found now. */
-  if (!(disks = p2v_disks_open(argv + optind, ndisks, &o.disk)))
+  disks = o.snapshot ? agent_snapshot_disks_open(argv + optind, ndisks, &o.disk, &snapshot)
+                     : p2v_disks_open(argv + optind, ndisks, &o.disk);
+  if (!disks)
     goto out;
 
   if (agent_survey_export(disks, ndisks, &survey) == -1)
@@ -315,7 +336,7 @@ int agent_serve(int argc, char **argv)
     p2v_error("out of memory");
     goto out;
   }
-  struct p2v_nbd_counters counters = { .bytes_served = bytes_served };
+  counters.bytes_served = bytes_served;
   struct p2v_nbd_server server = {
     .disks = disks, .ndisks = ndisks, .tls = tls, .tls_mode = o.tls.mode,
     .max_clients = o.max_clients,
@@ -334,6 +355,9 @@ out:
   free(bytes_served);
   if (disks)
     p2v_disks_close(disks, ndisks);
+  /* The devices are closed: the snapshot can go.  Complete (writers hear
+   * of a finished backup) only if the converter said it has everything. */
+  agent_snapshot_release(snapshot, atomic_load(&counters.converter_done));
   p2v_tls_free(tls);
   for (int i = 0; i < 3; i++)
     free(o.certificates_dir_files[i]);

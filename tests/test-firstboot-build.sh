@@ -13,7 +13,8 @@ agent=$P2V_BUILD_DIR/share/p2v/p2v-agent.exe
 [ -f "$agent" ] || fail "no $agent: the native build did not build the Windows agent"
 
 # check_exe EXE [DLL...]: Windows' own DLLs besides kernel32, advapi32 and
-# msvcrt that EXE may import (the agent: Winsock, the system RNG).
+# msvcrt that EXE may import (the agent: Winsock, the system RNG, and COM
+# and VSS for --snapshot).
 check_exe() {
     local allowed='kernel32\.dll|advapi32\.dll|msvcrt\.dll' extra
     for extra in "${@:2}"; do allowed+="|${extra//./\\.}"; done
@@ -26,7 +27,7 @@ check_exe() {
     [ -z "$bad" ] || fail "$1 imports DLLs that are not Windows' own: $bad"
 }
 check_exe "$exe"
-check_exe "$agent" ws2_32.dll bcrypt.dll
+check_exe "$agent" ws2_32.dll bcrypt.dll ole32.dll oleaut32.dll vssapi.dll
 # The native build's Windows sub-build follows its P2V_WERROR.
 parent=$(sed -n 's/^P2V_WERROR:BOOL=//p' "$P2V_BUILD_DIR/CMakeCache.txt")
 sub=$(sed -n 's/^P2V_WERROR:[A-Z]*=//p' "$P2V_BUILD_DIR/windows/CMakeCache.txt")
@@ -42,7 +43,7 @@ grep -q -- "-Werror" "$TEST_DIR/build.log" "$build/compile_commands.json" ||
 [ -f "$build/firstboot/p2v-firstboot.exe" ] || fail "no firstboot/p2v-firstboot.exe in the Windows build"
 check_exe "$build/firstboot/p2v-firstboot.exe"
 [ -f "$build/p2v-agent/p2v-agent.exe" ] || fail "no p2v-agent/p2v-agent.exe in the Windows build"
-check_exe "$build/p2v-agent/p2v-agent.exe" ws2_32.dll bcrypt.dll
+check_exe "$build/p2v-agent/p2v-agent.exe" ws2_32.dll bcrypt.dll ole32.dll oleaut32.dll vssapi.dll
 [ ! -e "$build/converter" ] && [ ! -e "$build/common/survey" ] ||
     fail "the Windows build built Linux-only folders"
 

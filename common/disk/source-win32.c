@@ -114,8 +114,8 @@ int p2v_disk_source_file_fd(const struct p2v_disk *disk)
   return -1;                  /* no descriptor for the (Linux-only) probe */
 }
 
-/* \\.\PhysicalDrive0, \\.\C: and the like, and a shadow copy
- * (\\?\GLOBALROOT\Device\HarddiskVolumeShadowCopy1): a device, sized by ioctl. */
+/* \\.\PhysicalDrive0, \\.\C: and the like, and a VSS shadow copy
+ * (\\?\GLOBALROOT\Device\HarddiskVolumeShadowCopyN): a device, sized by ioctl. */
 static bool is_device_path(const char *path)
 {
   return !strncmp(path, "\\\\.\\", 4) || !strncmp(path, "//./", 4) ||
