@@ -16,6 +16,15 @@ static void print_usage(FILE *out)
         "  survey [--json] [DISK...] describe this machine: OS, firmware, CPUs,\n"
         "                            memory, disks, NICs, PCI devices\n"
         "\n"
+        "The Windows service (p2v-agent.exe only; on Linux, systemd runs serve):\n"
+        "  install [SERVE OPTIONS] DISK...\n"
+        "                            register the service p2v-agent to serve DISKs\n"
+        "                            (delayed automatic start; elevated prompt)\n"
+        "  start, stop               start it (waits until it serves), stop it\n"
+        "  status                    one line: not installed (exit 4), stopped (3)\n"
+        "                            or running (0), and its address\n"
+        "  uninstall                 stop it if it runs, and remove it\n"
+        "\n"
         "Options:\n"
         "  -h, --help                this text\n"
         "  -V, --version             print the version\n"
@@ -37,6 +46,12 @@ int main(int argc, char **argv)
     return agent_serve(argc - 1, argv + 1);
   if (!strcmp(command, "survey"))
     return agent_survey(argc - 1, argv + 1);
+  static const char *const service_commands[] = {
+    "install", "uninstall", "start", "stop", "status", "service", NULL,
+  };
+  for (int i = 0; service_commands[i]; i++)
+    if (!strcmp(command, service_commands[i]))
+      return agent_service_command(argc - 1, argv + 1);
   if (!strcmp(command, "--help") || !strcmp(command, "-h") || !strcmp(command, "help")) {
     print_usage(stdout);
     return EXIT_OK;
@@ -45,7 +60,8 @@ int main(int argc, char **argv)
     printf("p2v-agent %s\n", P2V_VERSION);
     return EXIT_OK;
   }
-  p2v_error("unknown command '%s'; the commands are serve and survey (see 'p2v-agent --help')",
+  p2v_error("unknown command '%s'; the commands are serve, survey, and on Windows install, "
+            "uninstall, start, stop and status (see 'p2v-agent --help')",
             command);
   return EXIT_USAGE;
 }

@@ -9,15 +9,25 @@
 #include "log.h"
 
 static volatile sig_atomic_t *stop_flag;
+static volatile sig_atomic_t stop_early;   /* asked before agent_catch_stop */
 
-/* Runs on a thread of its own: set the flag, and let the serving loop
- * (which polls it every 200 ms) wind down before Windows ends us. */
+/* From a thread of its own (console events, the service's control
+ * handler): set the flag, and let the serving loop (which polls it every
+ * 200 ms) wind down before Windows ends us. */
+void agent_request_stop(void)
+{
+  stop_early = 1;
+  if (stop_flag)
+    *stop_flag = 1;
+}
+
 static BOOL WINAPI on_console_event(DWORD event)
 {
   switch (event) {
-  case CTRL_C_EVENT: case CTRL_BREAK_EVENT: case CTRL_CLOSE_EVENT:
-  case CTRL_SHUTDOWN_EVENT: case CTRL_LOGOFF_EVENT:
-    *stop_flag = 1;
+  /* Not CTRL_LOGOFF_EVENT: only services get it, whenever anyone logs
+   * off, and the service must serve on. */
+  case CTRL_C_EVENT: case CTRL_BREAK_EVENT: case CTRL_CLOSE_EVENT: case CTRL_SHUTDOWN_EVENT:
+    agent_request_stop();
     return TRUE;
   default:
     return FALSE;
@@ -31,7 +41,8 @@ const char *agent_platform_help(void)
     "NBD, on 127.0.0.1 only unless --insecure, and refuses the --tls options.\n"
     "It has no survey (no p2v:survey export) and reads no filesystems: every\n"
     "block is sent.  DISK is an image file or \\\\.\\PhysicalDriveN (docs/p2v-agent.md,\n"
-    "\"Windows build\").\n";
+    "\"Windows build\").  'p2v-agent install [OPTIONS] DISK...' runs serve as the\n"
+    "Windows service p2v-agent (\"Windows service\").\n";
 }
 
 int agent_platform_init(void)
@@ -42,6 +53,8 @@ int agent_platform_init(void)
 void agent_catch_stop(volatile sig_atomic_t *flag)
 {
   stop_flag = flag;
+  if (stop_early)               /* after: a stop in between sets one or the other */
+    *flag = 1;
   SetConsoleCtrlHandler(on_console_event, TRUE);
 }
 

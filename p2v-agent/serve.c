@@ -76,6 +76,9 @@ static void print_serve_usage(FILE *out)
         "  --idle-timeout SEC        with --listen: when all sessions are taken, drop\n"
         "                            one that sent no request for SEC seconds to make\n"
         "                            room for a new client (300)\n"
+        "  --console                 run in the foreground (what serve always does;\n"
+        "                            accepted so that one command line suits Linux\n"
+        "                            and Windows, whose service is 'p2v-agent install')\n"
         "  -v, --verbose             more messages (twice: debug)\n"
         "  -h, --help                this text\n", out);
   fputs(agent_platform_help(), out);
@@ -108,7 +111,7 @@ enum {
   OPT_LISTEN = 256, OPT_CONNECT, OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_CERT,
   OPT_TLS_KEY, OPT_TLS_CA, OPT_TLS_VERIFY_PEER, OPT_TLS_PSK, OPT_INSECURE,
   OPT_ALL_BLOCKS, OPT_SNAPSHOT, OPT_MAX_CLIENTS, OPT_CONNECTIONS, OPT_HANDSHAKE_TIMEOUT,
-  OPT_IDLE_TIMEOUT,
+  OPT_IDLE_TIMEOUT, OPT_CONSOLE,
 };
 
 static const struct option long_options[] = {
@@ -128,6 +131,7 @@ static const struct option long_options[] = {
   { "connections", required_argument, NULL, OPT_CONNECTIONS },
   { "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
   { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+  { "console", no_argument, NULL, OPT_CONSOLE },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -176,6 +180,7 @@ static int parse_serve_options(int argc, char **argv, struct serve_options *o)
       if (option_number("serve", "--idle-timeout", optarg, 1, 7 * 24 * 3600, &o->idle_timeout) == -1)
         return -1;
       break;
+    case OPT_CONSOLE: break;          /* the foreground is serve's only form */
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_serve_usage(stdout); return 1;
     default:
@@ -257,6 +262,7 @@ static int run_dialer(const struct serve_options *o, struct p2v_nbd_server *serv
   fprintf(stderr, "%s: serving %zu disk(s) to the converter at %s over up to %u "
           "connection(s)%s\n", p2v_program_name(), server->ndisks, o->connect_address,
           o->connections, o->tls.mode == P2V_TLS_REQUIRE ? " (TLS required)" : "");
+  agent_serving(o->connect_address);
   if (p2v_nbd_serve_dialer(server, o->connect_address, o->connections, &stop_requested) < 0) {
     if (stop_requested)
       p2v_error("stopped before the converter had everything; run the same command "
@@ -291,6 +297,7 @@ static int run_server(const struct serve_options *o, struct p2v_nbd_server *serv
     snprintf(bound, sizeof bound, "%s", o->listen_address);
   fprintf(stderr, "%s: serving %zu disk(s) on %s%s\n", p2v_program_name(), server->ndisks,
           bound, o->tls.mode == P2V_TLS_REQUIRE ? " (TLS required)" : "");
+  agent_serving(bound);
   int r = p2v_nbd_serve_listener(server, listen_fd, &stop_requested);
   agent_done_watch_stop(watch);
   p2v_sock_close(listen_fd);
@@ -358,6 +365,38 @@ out:
   /* The devices are closed: the snapshot can go.  Complete (writers hear
    * of a finished backup) only if the converter said it has everything. */
   agent_snapshot_release(snapshot, atomic_load(&counters.converter_done));
+  p2v_tls_free(tls);
+  for (int i = 0; i < 3; i++)
+    free(o.certificates_dir_files[i]);
+  return status;
+}
+
+int agent_serve_check(int argc, char **argv, bool load_tls, struct agent_serve_summary *summary)
+{
+  struct serve_options o = { 0 };
+  struct p2v_tls *tls = NULL;
+  int status = EXIT_USAGE;
+
+  *summary = (struct agent_serve_summary) { 0 };
+  optind = 0;                   /* a fresh parse (getopt's reset) */
+  int r = parse_serve_options(argc, argv, &o);
+  if (r > 0) {
+    summary->help_shown = true;
+    status = EXIT_OK;
+    goto out;
+  }
+  size_t ndisks = (size_t) (argc - optind);
+  if (r < 0 || check_serve_options(&o, (int) ndisks) < 0)
+    goto out;
+  summary->listen_address = o.connect_address ? NULL : o.listen_address;
+  summary->connect_address = o.connect_address;
+  summary->first_disk = optind;
+  status = EXIT_ERROR;
+  if (load_tls && o.tls.mode != P2V_TLS_OFF && !(tls = p2v_tls_load(&o.tls)))
+    goto out;
+  status = EXIT_OK;
+
+out:
   p2v_tls_free(tls);
   for (int i = 0; i < 3; i++)
     free(o.certificates_dir_files[i]);

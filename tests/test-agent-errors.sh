@@ -9,6 +9,11 @@ truncate -s 1M "$disk"
 # Command line.
 expect_error "no command given" "$P2V_AGENT"
 expect_error "unknown command 'srve'" "$P2V_AGENT" srve "$disk"
+# The Windows service's commands: one line pointing at systemd.
+for command in install uninstall start stop status service; do
+    expect_error "^p2v-agent: '$command' is for the Windows agent; on Linux run p2v-agent serve from systemd \(docs/p2v-agent\.md\)\$" \
+        "$P2V_AGENT" "$command" --listen 127.0.0.1:1 "$disk"
+done
 expect_error "no disk given" "$P2V_AGENT" serve
 expect_error "unknown option" "$P2V_AGENT" serve --bogus "$disk"
 expect_error "exclude each other" "$P2V_AGENT" serve --listen 127.0.0.1:1 --connect 127.0.0.1:2 "$disk"

@@ -17,7 +17,9 @@ sum_before=$(sha256sum <"$disk")
 mtime_before=$(stat -c %Y "$disk")
 
 port=$(free_port)
-start_agent "$port" "$disk"
+# --console: the Windows agent's foreground form, accepted here too so one
+# command line serves on both.
+start_agent "$port" --console "$disk"
 uri="nbd://127.0.0.1:$port/disk.img"
 
 # nbdinfo --list: export named after the file, with a description.
