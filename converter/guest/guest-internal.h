@@ -98,5 +98,9 @@ int gl_convert_console(struct p2v_guest *gg, const struct p2v_convert_options *o
                        struct p2v_changes *changes);
 int gl_disable_vendor_agents(struct p2v_guest *gg, const struct p2v_convert_options *o,
                              struct p2v_changes *changes);
+/* linux/services.c: share/p2v/vendor-agents beside the binary, or in the
+ * usual prefixes (the Windows conversion reads it too); NULL when not
+ * found.  Caller frees. */
+char *p2v_guest_vendor_agents_path(void);
 
 #endif

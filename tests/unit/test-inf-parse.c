@@ -105,7 +105,7 @@ static void test_driver(void)
     "[files]\nx.sys,,,2\nx.dll\n"
     "[new_inst.NTamd64.Services]\nAddService = helper, 0, helper_svc\n"
     "AddService = xsvc, %ASSOC%, svc\n"
-    "[svc]\nServiceType=%KD%\nStartType=0 ; boot\nLoadOrderGroup = SCSI miniport\n"
+    "[svc]\nServiceType=%KD%\nStartType=0 ; boot\nErrorControl=0x1\nLoadOrderGroup = SCSI miniport\n"
     "ServiceBinary = %12%\\x.sys\n"
     "[Strings]\nV=Vendor\nD=\"Disk\"\nASSOC=0x00000002\nKD=1\n", "amd64");
   CHECK(inf);
@@ -119,6 +119,7 @@ static void test_driver(void)
   CHECK(STREQ(m->description, "Disk") && STREQ(m->install_section, "new_inst.NTamd64"));
   CHECK(m->nids == 2 && STREQ(m->ids[1], "PCI\\CC_0100"));
   CHECK(STREQ(m->service, "xsvc") && m->service_type == 1 && m->start_type == 0);
+  CHECK(m->error_control == 1);
   CHECK(STREQ(m->load_order_group, "SCSI miniport") && STREQ(m->service_binary, "x.sys"));
   CHECK(m->nfiles == 2 && STREQ(m->files[0], "x.sys") && STREQ(m->files[1], "extra.SYS"));
   inf_driver_clear(&drv);
@@ -127,7 +128,8 @@ static void test_driver(void)
   struct inf_os w81 = { "amd64", 6, 3, 9600 }, w7 = { "amd64", 6, 1, 7601 };
   CHECK(inf_driver_load(inf, &w81, &drv) == 0);
   CHECK(drv.nmodels == 1 && STREQ(drv.models[0].install_section, "old_inst"));
-  CHECK(drv.models[0].service == NULL && drv.models[0].start_type == -1);
+  CHECK(drv.models[0].service == NULL && drv.models[0].start_type == -1 &&
+        drv.models[0].error_control == -1);
   inf_driver_clear(&drv);
   CHECK(inf_driver_load(inf, &w7, &drv) == 0 && drv.nmodels == 0);
   inf_driver_clear(&drv);

@@ -193,6 +193,7 @@ static int collect_service(const struct inf_file *inf, const char *install_name,
     return 0;
   m->service_type = parse_int_or_minus1(inf_section_value(inst, "ServiceType"));
   m->start_type = parse_int_or_minus1(inf_section_value(inst, "StartType"));
+  m->error_control = parse_int_or_minus1(inf_section_value(inst, "ErrorControl"));
   const char *group = inf_section_value(inst, "LoadOrderGroup");
   const char *binary = inf_section_value(inst, "ServiceBinary");
   if ((group && *group && !(m->load_order_group = strdup(group))) ||
@@ -214,7 +215,7 @@ static int add_model(const struct inf_file *inf, const struct inf_line *l,
   drv->models = models;
   struct inf_model *m = &models[drv->nmodels++];
   memset(m, 0, sizeof *m);
-  m->service_type = m->start_type = -1;
+  m->service_type = m->start_type = m->error_control = -1;
 
   if (!(m->description = strdup(l->key ? l->key : "")))
     return -1;

@@ -78,7 +78,7 @@ struct inf_model {
   char **ids;                  /* upper case; ids[0] the hardware ID, the rest compatible IDs */
   size_t nids;
   char *service;               /* AddService with 0x2 (SPSVCINST_ASSOCSERVICE), or NULL */
-  int service_type, start_type;   /* -1 when not given */
+  int service_type, start_type, error_control;   /* -1 when not given */
   char *load_order_group;      /* or NULL */
   char *service_binary;        /* file name only, or NULL */
   char **files;                /* .sys files copied (CopyFiles), file names only */

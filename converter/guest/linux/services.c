@@ -13,7 +13,7 @@
 
 /* share/p2v/vendor-agents next to the binary (installed, or the build
  * tree, where CMake copies it), then the usual prefixes. */
-static char *find_agents_file(void)
+char *p2v_guest_vendor_agents_path(void)
 {
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -97,7 +97,7 @@ static int disable_one(struct p2v_guest *gg, const char *name, const char *vendo
 int gl_disable_vendor_agents(struct p2v_guest *gg, const struct p2v_convert_options *o,
                              struct p2v_changes *changes)
 {
-  CLEANUP_FREE char *found = o->vendor_agents_file ? NULL : find_agents_file();
+  CLEANUP_FREE char *found = o->vendor_agents_file ? NULL : p2v_guest_vendor_agents_path();
   const char *path = o->vendor_agents_file ? o->vendor_agents_file : found;
   if (!path) {
     p2v_error("cannot find the list of vendor agents (share/p2v/vendor-agents beside the "
@@ -125,6 +125,9 @@ int gl_disable_vendor_agents(struct p2v_guest *gg, const struct p2v_convert_opti
       if (*comment)
         vendor = comment;
     }
+    /* "windows:NAME" lines are Windows services (guest/windows/drivers.c). */
+    if (strncmp(p, "windows:", 8) == 0)
+      continue;
     /* Names are file names in the guest: no paths. */
     if (strchr(p, '/') || strstr(p, ".."))
       continue;

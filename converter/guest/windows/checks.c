@@ -143,14 +143,15 @@ int gw_check_free_space(struct p2v_guest *gg)
   return 0;
 }
 
-/* Security products that hook the boot or the driver stack. */
+/* Security products among the installed applications (the registry's
+ * findings name only the services drivers.c knows). */
 static const char *const antivirus[] = {
   "virus", "symantec", "mcafee", "sophos", "kaspersky", "trend micro", "eset ",
   "crowdstrike", "sentinelone", "carbon black", "bitdefender", "endpoint protection",
   "avast", "norton", NULL
 };
 
-static bool has_antivirus(struct p2v_guest *gg, char *name, size_t len)
+static bool has_antivirus_app(struct p2v_guest *gg, char *name, size_t len)
 {
   struct guestfs_application2_list *apps =
     guestfs_inspect_list_applications2(gg->g, gg->info.root);
@@ -170,22 +171,25 @@ static bool has_antivirus(struct p2v_guest *gg, char *name, size_t len)
   return found;
 }
 
-void gw_warn_risks(struct p2v_guest *gg, struct gw_hive *software, const struct gw_system *sys)
+void gw_warn_risks(struct p2v_guest *gg, struct gw_hive *system, struct gw_hive *software,
+                   const struct gw_system *sys)
 {
   if (sys->fast_startup)
     p2v_warning("Fast Startup is on in the source (HiberbootEnabled=1): if the source was "
                 "shut down with it, the copy holds a half-hibernated Windows; turn it off "
                 "(powercfg /h off) before the final migration");
-  char **gp = NULL;
-  if (gw_reg_subkeys(software, "Microsoft\\Windows\\CurrentVersion\\Group Policy\\History",
-                     &gp) == 1 && gp && gp[0])
-    p2v_warning("the source has group policy applied: a policy may undo changes of the "
-                "conversion (drivers, services, network) at the first boot");
-  for (size_t i = 0; gp && gp[i]; i++)
-    free(gp[i]);
-  free(gp);
+  struct gw_findings f = { 0 };
+  if (gw_read_findings(system, software, sys, &f) == -1)
+    return;
+  if (f.group_policies > 0)
+    p2v_warning("the source has %u group policies applied%s%s: a policy may undo changes "
+                "of the conversion (drivers, services, network) at the first boot",
+                f.group_policies, f.domain ? " from the domain " : "", f.domain ? f.domain : "");
   char av[256];
-  if (has_antivirus(gg, av, sizeof av))
+  if (f.antivirus && f.antivirus[0])
+    snprintf(av, sizeof av, "%s", f.antivirus[0]);
+  if ((f.antivirus && f.antivirus[0]) || has_antivirus_app(gg, av, sizeof av))
     p2v_warning("the source has antivirus software (%s): it may block the first-boot "
                 "driver installation; check its log if drivers are missing", av);
+  gw_findings_clear(&f);
 }

@@ -14,32 +14,20 @@
 #include "guest/windows/steps-internal.h"
 #include "survey.h"
 
-#define NET_CLASS "Control\\Class\\{4D36E972-E325-11CE-BFC1-08002BE10318}"
-
-struct static_if {
-  char *guid;
-  char **ips, **masks, **gateways;   /* NULL-terminated */
-  char *dns;                   /* "a,b" or NULL */
+/* The adapter an interface's addresses go to: its MAC. */
+struct target {
+  const struct gw_static_ip *ip;
   char mac[18];                /* "52:54:00:12:34:56", or "" when not known */
 };
 
-static void free_strv(char **v)
+static void copy_mac(struct target *t, const char *mac)
 {
-  for (size_t i = 0; v && v[i]; i++)
-    free(v[i]);
-  free(v);
+  snprintf(t->mac, sizeof t->mac, "%s", mac);
+  for (char *c = t->mac; *c; c++)
+    if (*c == '-')
+      *c = ':';
 }
 
-static void static_if_clear(struct static_if *s)
-{
-  free(s->guid);
-  free_strv(s->ips);
-  free_strv(s->masks);
-  free_strv(s->gateways);
-  free(s->dns);
-}
-
-/* Only what an address can hold goes into a script. */
 static bool is_ipv4(const char *s)
 {
   struct in_addr a;
@@ -60,109 +48,50 @@ static int mask_prefix(const char *mask)
   return m ? -1 : n;
 }
 
-/* Interfaces\{GUID} with EnableDHCP=0 and an address: 1, 0 not static, -1 error. */
-static int read_interface(struct gw_hive *system, const char *cs, const char *guid,
-                          struct static_if *s)
-{
-  CLEANUP_FREE char *key = NULL;
-  if (asprintf(&key, "%s\\Services\\Tcpip\\Parameters\\Interfaces\\%s", cs, guid) < 0)
-    return -1;
-  uint32_t dhcp = 1;
-  int r = gw_reg_get_dword(system, key, "EnableDHCP", &dhcp);
-  if (r <= 0 || dhcp != 0)
-    return r < 0 ? -1 : 0;
-  memset(s, 0, sizeof *s);
-  if (gw_reg_get_multi_string(system, key, "IPAddress", &s->ips) != 1 || !s->ips ||
-      !is_ipv4(s->ips[0]) ||
-      gw_reg_get_multi_string(system, key, "SubnetMask", &s->masks) != 1 || !s->masks) {
-    static_if_clear(s);
-    return 0;
-  }
-  gw_reg_get_multi_string(system, key, "DefaultGateway", &s->gateways);
-  if (gw_reg_get_string(system, key, "NameServer", &s->dns) == 1 && s->dns) {
-    for (char *c = s->dns; *c; c++)
-      if (*c == ' ')
-        *c = ',';
-    if (!*s->dns) {
-      free(s->dns);
-      s->dns = NULL;
-    }
-  }
-  s->guid = strdup(guid);
-  return s->guid ? 1 : -1;
-}
-
-static void copy_mac(struct static_if *s, const char *mac)
-{
-  snprintf(s->mac, sizeof s->mac, "%s", mac);
-  for (char *c = s->mac; *c; c++)
-    if (*c == '-')
-      *c = ':';
-}
-
-/* The survey's NIC holding the interface's address. */
-static bool mac_from_survey_address(const struct p2v_survey *sv, struct static_if *s)
+/* The survey's NIC holding the interface's first address. */
+static bool mac_from_survey_address(const struct p2v_survey *sv, struct target *t)
 {
   for (size_t i = 0; sv && i < sv->nnics; i++)
     for (size_t a = 0; a < sv->nics[i].naddresses; a++)
       if (sv->nics[i].mac && !sv->nics[i].addresses[a].ipv6 &&
-          strcmp(sv->nics[i].addresses[a].address, s->ips[0]) == 0) {
-        copy_mac(s, sv->nics[i].mac);
+          strcmp(sv->nics[i].addresses[a].address, t->ip->addresses[0]) == 0) {
+        copy_mac(t, sv->nics[i].mac);
         return true;
       }
   return false;
 }
 
-/* The adapter's class key names the GUID (NetCfgInstanceId) and the PCI
- * device (DeviceInstanceID, or MatchingDeviceId on 2008 R2); the one
- * survey NIC with that vendor and device gives the MAC. */
-static bool mac_from_registry(struct gw_hive *system, const char *cs,
-                              const struct p2v_survey *sv, struct static_if *s)
+/* The adapter's PCI device as the registry names it ("pci\ven_8086&dev_10d3"):
+ * the one survey NIC with that vendor and device gives the MAC. */
+static bool mac_from_pci_id(const struct p2v_survey *sv, struct target *t)
 {
-  CLEANUP_FREE char *class = NULL;
-  char **subs = NULL;
-  if (!sv || asprintf(&class, "%s\\" NET_CLASS, cs) < 0 ||
-      gw_reg_subkeys(system, class, &subs) != 1)
+  const char *id = t->ip->pci_id;
+  const char *ven = id ? strcasestr(id, "VEN_") : NULL;
+  const char *dev = id ? strcasestr(id, "DEV_") : NULL;
+  if (!sv || !ven || !dev)
     return false;
-  bool found = false;
-  for (size_t i = 0; subs && subs[i] && !found; i++) {
-    CLEANUP_FREE char *key = NULL, *id = NULL, *dev = NULL;
-    if (asprintf(&key, "%s\\%s", class, subs[i]) < 0 ||
-        gw_reg_get_string(system, key, "NetCfgInstanceId", &id) != 1 || !id ||
-        strcasecmp(id, s->guid) != 0)
-      continue;
-    if (gw_reg_get_string(system, key, "DeviceInstanceID", &dev) != 1 &&
-        gw_reg_get_string(system, key, "MatchingDeviceId", &dev) != 1)
-      break;
-    const char *ven = dev ? strcasestr(dev, "VEN_") : NULL;
-    const char *did = dev ? strcasestr(dev, "DEV_") : NULL;
-    if (!ven || !did)
-      break;
-    const struct p2v_survey_nic *match = NULL;
-    size_t n = 0;
-    for (size_t k = 0; k < sv->nnics; k++) {
-      const struct p2v_survey_nic *nic = &sv->nics[k];
-      if (nic->mac && nic->pci.vendor_id && nic->pci.device_id &&
-          strncasecmp(nic->pci.vendor_id, ven + 4, 4) == 0 &&
-          strncasecmp(nic->pci.device_id, did + 4, 4) == 0) {
-        match = nic;
-        n++;
-      }
+  const struct p2v_survey_nic *match = NULL;
+  size_t n = 0;
+  for (size_t k = 0; k < sv->nnics; k++) {
+    const struct p2v_survey_nic *nic = &sv->nics[k];
+    if (nic->mac && nic->pci.vendor_id && nic->pci.device_id &&
+        strncasecmp(nic->pci.vendor_id, ven + 4, 4) == 0 &&
+        strncasecmp(nic->pci.device_id, dev + 4, 4) == 0) {
+      match = nic;
+      n++;
     }
-    if (n == 1) {
-      copy_mac(s, match->mac);
-      found = true;
-    }
-    break;
   }
-  free_strv(subs);
-  return found;
+  if (n != 1)
+    return false;
+  copy_mac(t, match->mac);
+  return true;
 }
 
-static int script_powershell(struct gl_buf *b, const struct static_if *s)
+static int script_powershell(struct gl_buf *b, const struct target *t)
 {
+  const struct gw_static_ip *s = t->ip;
   char mac[18];
-  snprintf(mac, sizeof mac, "%s", s->mac);
+  snprintf(mac, sizeof mac, "%s", t->mac);
   for (char *c = mac; *c; c++)
     if (*c == ':')
       *c = '-';
@@ -174,63 +103,50 @@ static int script_powershell(struct gl_buf *b, const struct static_if *s)
                 "-Confirm:$false -ErrorAction SilentlyContinue; "
                 "Remove-NetRoute -InterfaceIndex $a.ifIndex -AddressFamily IPv4 "
                 "-Confirm:$false -ErrorAction SilentlyContinue", mac);
-  for (size_t i = 0; s->ips[i]; i++) {
+  for (size_t i = 0; s->addresses[i]; i++) {
     int prefix = mask_prefix(s->masks[i] ? s->masks[i] : s->masks[0]);
-    if (!is_ipv4(s->ips[i]) || prefix < 0)
+    if (!is_ipv4(s->addresses[i]) || prefix < 0)
       continue;
     gl_buf_printf(b, "; New-NetIPAddress -InterfaceIndex $a.ifIndex -IPAddress %s "
-                  "-PrefixLength %d", s->ips[i], prefix);
-    if (i == 0 && s->gateways && is_ipv4(s->gateways[0]))
+                  "-PrefixLength %d", s->addresses[i], prefix);
+    if (i == 0 && s->gateways[0] && is_ipv4(s->gateways[0]))
       gl_buf_printf(b, " -DefaultGateway %s", s->gateways[0]);
   }
-  if (s->dns)
-    gl_buf_printf(b, "; Set-DnsClientServerAddress -InterfaceIndex $a.ifIndex "
-                  "-ServerAddresses %s", s->dns);
+  for (size_t i = 0; s->dns[i]; i++)
+    if (is_ipv4(s->dns[i]))
+      gl_buf_printf(b, "%s%s", i == 0 ? "; Set-DnsClientServerAddress -InterfaceIndex "
+                    "$a.ifIndex -ServerAddresses " : ",", s->dns[i]);
   return gl_buf_printf(b, "\"\nexit /b %%ERRORLEVEL%%\n");
 }
 
-static int script_netsh(struct gl_buf *b, const struct static_if *s)
+static int script_netsh(struct gl_buf *b, const struct target *t)
 {
+  const struct gw_static_ip *s = t->ip;
   /* wmic ends its lines with CR CR LF: the second for strips the CR. */
   gl_buf_printf(b, "set P2V_IF=\n"
                 "for /f \"tokens=2 delims==\" %%%%i in ('wmic nic where "
                 "\"MACAddress='%s'\" get NetConnectionID /value ^| find \"=\"') do "
                 "for /f \"delims=\" %%%%j in (\"%%%%i\") do set \"P2V_IF=%%%%j\"\n"
-                "if not defined P2V_IF exit /b 1\n", s->mac);
-  for (size_t i = 0; s->ips[i]; i++) {
+                "if not defined P2V_IF exit /b 1\n", t->mac);
+  for (size_t i = 0; s->addresses[i]; i++) {
     const char *mask = s->masks[i] ? s->masks[i] : s->masks[0];
-    if (!is_ipv4(s->ips[i]) || mask_prefix(mask) < 0)
+    if (!is_ipv4(s->addresses[i]) || mask_prefix(mask) < 0)
       continue;
     if (i == 0)
       gl_buf_printf(b, "netsh interface ipv4 set address name=\"%%P2V_IF%%\" static %s %s%s%s\n",
-                    s->ips[i], mask, s->gateways && is_ipv4(s->gateways[0]) ? " " : "",
-                    s->gateways && is_ipv4(s->gateways[0]) ? s->gateways[0] : "");
+                    s->addresses[i], mask, s->gateways[0] && is_ipv4(s->gateways[0]) ? " " : "",
+                    s->gateways[0] && is_ipv4(s->gateways[0]) ? s->gateways[0] : "");
     else
       gl_buf_printf(b, "netsh interface ipv4 add address name=\"%%P2V_IF%%\" %s %s\n",
-                    s->ips[i], mask);
+                    s->addresses[i], mask);
   }
-  if (s->dns) {
-    CLEANUP_FREE char *dns = strdup(s->dns);
-    char *save = NULL;
-    int n = 0;
-    for (char *d = dns ? strtok_r(dns, ",", &save) : NULL; d; d = strtok_r(NULL, ",", &save))
-      if (is_ipv4(d))
-        gl_buf_printf(b, n++ ? "netsh interface ipv4 add dnsservers name=\"%%P2V_IF%%\" %s\n"
-                             : "netsh interface ipv4 set dnsservers name=\"%%P2V_IF%%\" "
-                               "static %s primary\n", d);
-  }
+  int n = 0;
+  for (size_t i = 0; s->dns[i]; i++)
+    if (is_ipv4(s->dns[i]))
+      gl_buf_printf(b, n++ ? "netsh interface ipv4 add dnsservers name=\"%%P2V_IF%%\" %s\n"
+                           : "netsh interface ipv4 set dnsservers name=\"%%P2V_IF%%\" "
+                             "static %s primary\n", s->dns[i]);
   return gl_buf_printf(b, "exit /b 0\n");
-}
-
-/* Only addresses and commas in the DNS list (it goes into a script). */
-static void sanitize_dns(struct static_if *s)
-{
-  if (s->dns && strspn(s->dns, "0123456789.,") != strlen(s->dns)) {
-    p2v_warning("interface %s: DNS servers '%s' are not IPv4 addresses; not re-applied",
-                s->guid, s->dns);
-    free(s->dns);
-    s->dns = NULL;
-  }
 }
 
 int gw_convert_static_ips(struct p2v_guest *gg, const struct p2v_convert_options *o,
@@ -238,62 +154,48 @@ int gw_convert_static_ips(struct p2v_guest *gg, const struct p2v_convert_options
                           struct gw_firstboot *fb, struct p2v_changes *changes)
 {
   (void) gg;
-  const char *cs = plan->sys.control_set;
-  CLEANUP_FREE char *key = NULL;
-  char **guids = NULL;
-  if (asprintf(&key, "%s\\Services\\Tcpip\\Parameters\\Interfaces", cs) < 0)
+  struct gw_static_ips ips = { 0 };
+  if (gw_read_static_ips(system, &plan->sys, &ips) == -1)
     return -1;
-  int r = gw_reg_subkeys(system, key, &guids);
-  if (r <= 0)
-    return r;
-  struct static_if ifs[16];
-  size_t n = 0;
-  for (size_t i = 0; guids[i] && n < 16 && r >= 0; i++) {
-    r = read_interface(system, cs, guids[i], &ifs[n]);
-    if (r == 1)
-      n++;
-  }
-  free_strv(guids);
-  if (r < 0) {
-    for (size_t i = 0; i < n; i++)
-      static_if_clear(&ifs[i]);
-    return -1;
-  }
-  r = 0;
-  for (size_t i = 0; i < n && r == 0; i++) {
-    struct static_if *s = &ifs[i];
-    sanitize_dns(s);
+  int r = 0;
+  bool ps = plan->sys.major > 6 || (plan->sys.major == 6 && plan->sys.minor >= 2);
+  for (size_t i = 0; i < ips.n && r == 0; i++) {
+    struct target t = { &ips.items[i], "" };
+    if (!t.ip->addresses[0] || !t.ip->masks[0])
+      continue;
     const char *how = "survey";
-    if (!mac_from_survey_address(o->survey, s)) {
-      how = "registry";
-      if (!mac_from_registry(system, cs, o->survey, s)) {
-        how = "the VM's one NIC";
-        if (n == 1 && o->vm_mac)
-          copy_mac(s, o->vm_mac);
+    if (!mac_from_survey_address(o->survey, &t)) {
+      how = "adapter's NetworkAddress";
+      if (t.ip->mac)
+        copy_mac(&t, t.ip->mac);
+      else if ((how = "registry's PCI ID and the survey", !mac_from_pci_id(o->survey, &t)) &&
+               ips.n == 1 && o->vm_mac) {
+        how = "VM's one NIC";
+        copy_mac(&t, o->vm_mac);
       }
     }
-    if (!s->mac[0]) {
+    if (!t.mac[0]) {
       p2v_warning("static address %s of interface %s cannot be matched to a NIC of the VM "
                   "(no survey names its MAC): set it by hand after the first boot",
-                  s->ips[0], s->guid);
+                  t.ip->addresses[0], t.ip->guid);
       continue;
     }
     struct gl_buf b = { 0 };
-    bool ps = plan->sys.major > 6 || (plan->sys.major == 6 && plan->sys.minor >= 2);
     if (ps)
-      script_powershell(&b, s);
+      script_powershell(&b, &t);
     else
-      script_netsh(&b, s);
+      script_netsh(&b, &t);
     char name[32];
     snprintf(name, sizeof name, "static-ip-%zu", i + 1);
     r = b.s ? gw_firstboot_add(fb, name, b.s) : -1;
     free(b.s);
     if (r == 0)
-      r = p2v_changes_add(changes, "network", NULL, "static address %s (interface %s) "
-                          "re-applied at first boot to the adapter with MAC %s (from the %s), "
-                          "by %s", s->ips[0], s->guid, s->mac, how, ps ? "PowerShell" : "netsh");
+      r = p2v_changes_add(changes, "network", NULL, "static address %s (interface %s%s%s) "
+                          "re-applied at first boot to the adapter with MAC %s (from the %s) "
+                          "by %s", t.ip->addresses[0], t.ip->guid, t.ip->adapter ? ", " : "",
+                          t.ip->adapter ? t.ip->adapter : "", t.mac, how,
+                          ps ? "PowerShell" : "netsh");
   }
-  for (size_t i = 0; i < n; i++)
-    static_if_clear(&ifs[i]);
+  gw_static_ips_clear(&ips);
   return r;
 }

@@ -35,7 +35,8 @@ int gw_check_hibernated(struct p2v_guest *gg);
 int gw_check_system_disk(struct p2v_guest *gg);       /* BitLocker, dynamic disk */
 int gw_check_free_space(struct p2v_guest *gg);
 int gw_check_control_set(const struct gw_system *sys);
-void gw_warn_risks(struct p2v_guest *gg, struct gw_hive *software, const struct gw_system *sys);
+void gw_warn_risks(struct p2v_guest *gg, struct gw_hive *system, struct gw_hive *software,
+                   const struct gw_system *sys);
 
 /* plan.c: the VM's devices from the drivers found; -1 reported (a
  * refusal with --require-drivers, or an unreadable --drivers). */

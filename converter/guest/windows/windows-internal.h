@@ -26,6 +26,10 @@ struct gw_hive *gw_hive_open(const char *local_path, bool write);
 /* Write the edits back to the local file (hivex_commit).  0 or -1. */
 int gw_hive_commit(struct gw_hive *h);
 void gw_hive_close(struct gw_hive *h);
+/* Edits that changed the hive since it was opened: setting a value to
+ * what it already holds, or deleting what is absent, is none.  Lets a
+ * caller record a change only when there was one, and skip the upload. */
+unsigned long gw_hive_edits(const struct gw_hive *h);
 
 /* Lookups: 1 found, 0 absent (key or value), -1 error (wrong type too). */
 int gw_reg_key_exists(struct gw_hive *h, const char *key);
@@ -35,6 +39,9 @@ int gw_reg_get_string(struct gw_hive *h, const char *key, const char *name, char
 /* REG_MULTI_SZ: a NULL-terminated vector; caller frees each and it. */
 int gw_reg_get_multi_string(struct gw_hive *h, const char *key, const char *name,
                             char ***values);
+/* The type of a value (hive_type numbers: 1 REG_SZ, 4 REG_DWORD, 7
+ * REG_MULTI_SZ...), to choose a reader without an error line. */
+int gw_reg_get_type(struct gw_hive *h, const char *key, const char *name, uint32_t *type);
 /* REG_BINARY or any type, raw bytes; caller frees. */
 int gw_reg_get_binary(struct gw_hive *h, const char *key, const char *name,
                       uint8_t **data, size_t *size);
@@ -86,6 +93,79 @@ struct gw_device_plan {
   const struct inf_model *boot_model;
   bool drivers_from_catalog;   /* virtio-win (or VMware) packages are copied in */
 };
+
+/* ---- drivers.c: the registry edits of a conversion ----
+ * Each writes only into sys->control_set (the one Select\Current boots),
+ * records every change in CHANGES (area "registry", file
+ * "HKLM\SYSTEM\ControlSet00N\..." or "HKLM\SOFTWARE\..."), and is
+ * idempotent: run again on its own output it changes and records nothing.
+ * Each returns 0, or -1 with one error reported.  docs/conversion.md,
+ * "Windows: registry changes", says which keys and why. */
+
+/* Where the driver packages go in the guest, for DevicePath and pnputil. */
+#define GW_DRIVER_STORE_DIR "%SystemRoot%\\Drivers\\VirtIO"
+
+/* a: the boot disk's driver from an INF: Services\<MODEL->service> with
+ * Type, Start=0 (boot), Group, ErrorControl from the INF's AddService
+ * section and ImagePath System32\drivers\<MODEL->service_binary>,
+ * StartOverride removed; then the device registered for boot, for every
+ * hardware ID of PKG's models installing that service:
+ * Control\CriticalDeviceDatabase\pci#ven_...  without SYSTEM\DriverDatabase
+ * (2008 R2), DriverDatabase\{DriverInfFiles,DeviceIds,DriverPackages} with
+ * it (2012 and later).  The .sys itself is the caller's to copy. */
+int gw_register_boot_driver(struct gw_hive *system, const struct gw_system *sys,
+                            const struct win_package *pkg, const struct inf_model *model,
+                            struct p2v_changes *changes);
+/* b: an in-box driver made boot-start (Start=0, StartOverride removed):
+ * "storahci", "msahci", "LSI_SAS"...  A guest without Services\SERVICE is
+ * an error (the caller picked a driver this Windows does not have). */
+int gw_make_boot_start(struct gw_hive *system, const struct gw_system *sys,
+                       const char *service, struct p2v_changes *changes);
+/* c: DIR (GW_DRIVER_STORE_DIR) added once to SOFTWARE's
+ * Microsoft\Windows\CurrentVersion DevicePath, so Plug and Play finds
+ * the packages for devices that appear at boot. */
+int gw_extend_device_path(struct gw_hive *software, const char *dir,
+                          struct p2v_changes *changes);
+/* d: the "windows:NAME" lines of the vendor agents list (AGENTS_FILE; NULL:
+ * p2v_guest_vendor_agents_path()) whose service is in the guest and not already
+ * disabled: Start=4, each recorded with its vendor.  NAME may hold shell
+ * wildcards; matching ignores case. */
+int gw_disable_vendor_services(struct gw_hive *system, const struct gw_system *sys,
+                               const char *agents_file, struct p2v_changes *changes);
+
+/* e: an interface with a static IPv4 configuration
+ * (Tcpip\Parameters\Interfaces\{GUID} with EnableDHCP=0), and the network
+ * adapter it belongs to (Control\Class\{4d36e972-...}\NNNN whose
+ * NetCfgInstanceId is GUID), as far as the registry tells. */
+struct gw_static_ip {
+  char *guid;                  /* "{...}" as the hive spells it */
+  char **addresses;            /* IPAddress, NULL-terminated, never NULL */
+  char **masks;                /* SubnetMask, in step with addresses */
+  char **gateways;             /* DefaultGateway (may be empty) */
+  char **dns;                  /* NameServer split at ',' and ' ' (may be empty) */
+  char *adapter;               /* the adapter's DriverDesc, or NULL */
+  char *adapter_key;           /* "0007" under the class key, or NULL */
+  char *pci_id;                /* DeviceInstanceID or MatchingDeviceId ("pci\ven_8086&dev_10d3"), or NULL */
+  char *mac;                   /* NetworkAddress (an override) as "aa:bb:cc:dd:ee:ff", or NULL */
+};
+struct gw_static_ips {
+  struct gw_static_ip *items;
+  size_t n;
+};
+int gw_read_static_ips(struct gw_hive *system, const struct gw_system *sys,
+                       struct gw_static_ips *out);
+void gw_static_ips_clear(struct gw_static_ips *ips);
+
+/* f: what the registry tells for the warnings. */
+struct gw_findings {
+  unsigned group_policies;     /* GPOs applied to the machine (Group Policy\History...) */
+  char *domain;                /* the Active Directory domain joined, or NULL */
+  char **antivirus;            /* "Symantec Endpoint Protection (SepMasterService)", NULL-terminated,
+                                  never NULL: services of known antivirus not disabled */
+};
+int gw_read_findings(struct gw_hive *system, struct gw_hive *software,
+                     const struct gw_system *sys, struct gw_findings *out);
+void gw_findings_clear(struct gw_findings *f);
 
 /* ---- firstboot.c: the first-boot service and its scripts ----
  * p2v-firstboot.exe (firstboot/) is copied to

@@ -157,7 +157,7 @@ static int check_guest(struct p2v_guest *gg, struct gw_plan *plan)
                  gw_check_free_space(gg) == -1))
     r = -1;
   if (r == 0)
-    gw_warn_risks(gg, software, &plan->sys);
+    gw_warn_risks(gg, system, software, &plan->sys);
   if (software)
     gw_hive_close(software);
   if (system)
