@@ -174,11 +174,21 @@ void gw_findings_clear(struct gw_findings *f);
  * C:\Program Files\p2v\firstboot\NNNN-NAME.cmd and run once, in order. */
 struct gw_firstboot;           /* scripts collected during convert */
 struct gw_firstboot *gw_firstboot_new(void);
+/* Find p2v-firstboot.exe on the host (o->firstboot_exe, else share/p2v/
+ * beside the binary): call in preflight, so a build without mingw-w64
+ * refuses a Windows guest with one line before anything is written.
+ * gw_firstboot_install looks in share/p2v/ itself when this was not
+ * called.  0 or -1. */
+int gw_firstboot_preflight(struct gw_firstboot *fb, const struct p2v_convert_options *o);
 /* Add a script run at first boot (CMD text, CRLF added); NAME is a short
  * word for the file name and the log.  0 or -1. */
 int gw_firstboot_add(struct gw_firstboot *fb, const char *name, const char *cmd);
-/* Copy the service and the scripts into the guest and register the
- * service in SYSTEM.  Nothing to do when no script was added.  0 or -1. */
+/* Copy the service and the scripts into the guest (numbered after any
+ * scripts an earlier conversion left; the same script still waiting is
+ * not added twice) and register the service in SYSTEM's current control
+ * set (area "firstboot"; an earlier conversion's identical exe and
+ * registration are left as they are and not recorded).  The caller
+ * commits the hive.  Nothing to do when no script was added.  0 or -1. */
 int gw_firstboot_install(struct p2v_guest *gg, struct gw_hive *system,
                          const struct gw_system *sys, struct gw_firstboot *fb,
                          struct p2v_changes *changes);
