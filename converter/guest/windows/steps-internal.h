@@ -25,6 +25,7 @@ struct gw_plan {
   char *systemroot;            /* "/Windows", as the guest spells it */
   struct gw_system sys;
   bool server;                 /* a Server release (InstallationType) */
+  struct gw_firstboot *fb;     /* the service found in preflight, scripts added in convert */
 };
 
 /* checks.c: the refusals (one p2v_error line, -1) and warnings, before

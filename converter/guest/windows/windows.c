@@ -65,6 +65,7 @@ static void windows_free_plan(void *p)
   if (plan->have_catalog)
     win_catalog_clear(&plan->cat);
   gw_system_clear(&plan->sys);
+  gw_firstboot_free(plan->fb);
   free(plan);
 }
 
@@ -186,6 +187,8 @@ static int windows_preflight(struct p2v_guest *gg, const struct p2v_convert_opti
       gw_check_hibernated(gg) == -1 || read_guest(gg, plan) == -1 ||
       check_guest(gg, plan) == -1 || gw_plan_devices(gg, o, plan) == -1)
     goto err;
+  if (!(plan->fb = gw_firstboot_new()) || gw_firstboot_preflight(plan->fb, o) == -1)
+    goto err;
   *plan_out = plan;
   p2v_info("converting %s (%s) for %s: boot disk driver %s, %s", gg->info.product_name,
            plan->sys.control_set, o->target == P2V_TARGET_KVM ? "KVM" : "VMware",
@@ -235,9 +238,9 @@ static int windows_convert(struct p2v_guest *gg, const struct p2v_convert_option
 {
   struct gw_plan *plan = p;
   struct gw_hive *system = NULL, *software = NULL;
-  struct gw_firstboot *fb = gw_firstboot_new();
+  struct gw_firstboot *fb = plan->fb;
   int r = -1;
-  if (!fb || mount_root(gg, true) == -1)
+  if (mount_root(gg, true) == -1)
     goto out;
   if (gw_copy_drivers(gg, plan, fb, changes) == -1)
     goto out;
@@ -263,7 +266,6 @@ out:
     gw_hive_close(software);
   if (system)
     gw_hive_close(system);
-  gw_firstboot_free(fb);
   return r;
 }
 
