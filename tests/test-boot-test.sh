@@ -5,6 +5,10 @@
 #     (pvscsi, vmxnet3); the screenshot is a PNG (file(1) says so); the
 #     disk is unchanged (it was only a backing file); a "[FAILED]" line
 #     (systemd's, with its colours) is the result's one warning;
+#   - the same disk boots on virtio-scsi, SATA and LSI Logic SAS with
+#     e1000e and e1000 NICs; a Windows guest (--os-type windows) passes on
+#     "p2v-firstboot: started", not on a login prompt, and the result
+#     names the marker awaited;
 #   - a disk whose boot sector prints "Missing operating system" and halts
 #     fails: the marker was not seen within the timeout, the console tail
 #     says what the guest printed, with its escape sequences removed;
@@ -87,6 +91,33 @@ pass "bootable disk passes on pvscsi + vmxnet3"
 "$PYTHON" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["boot_test"]["warnings"] != [])' kvm.json ||
     fail "a clean boot has warnings"
 pass "a [FAILED] line on the console is recorded once as a warning; a clean boot has none"
+
+# The firmware boots the disk on every other bus, with every NIC model
+# (qemu would refuse a device it does not know; the BIOS must find the disk).
+for hw in kvm:virtio-scsi:e1000e kvm:sata:e1000 vmware:lsi-sas:e1000e vmware:sata:e1000; do
+    IFS=: read -r target bus nic <<<"$hw"
+    "$W" boot-test . --target "$target" --disk-bus "$bus" --nic-model "$nic" --disk good.raw:raw \
+        --nic - --timeout 60 >"bus-$bus.json" 2>"bus-$bus.err" ||
+        { cat "bus-$bus.err" >&2; fail "boot test did not run ($target, $bus, $nic)"; }
+    [ "$(field "bus-$bus.json" passed)" = True ] ||
+        { cat "bus-$bus.json" >&2; fail "bootable disk did not pass on $bus + $nic ($target)"; }
+done
+pass "bootable disk passes on virtio-scsi + e1000e, SATA + e1000 (KVM), LSI SAS + e1000e, SATA + e1000 (VMware)"
+
+# Windows: the first-boot service's line on COM1 is the marker; a login
+# prompt is not.
+mbr win.raw $'Windows Boot Manager\r\np2v-firstboot: started\r\n'
+"$W" boot-test . --os-type windows --disk-bus sata --nic-model e1000e --disk win.raw:raw \
+    --timeout 60 >win.json || fail "boot test did not run (Windows)"
+[ "$(field win.json passed)" = True ] || { cat win.json >&2; fail "the Windows marker was not recognised"; }
+[ "$(field win.json marker)" = "p2v-firstboot: started" ] || fail "Windows marker: $(field win.json marker)"
+[ "$(field kvm.json marker)" = "login:" ] || fail "Linux marker: $(field kvm.json marker)"
+"$W" boot-test . --os-type windows --disk good.raw:raw --timeout 10 >winlogin.json ||
+    fail "boot test did not run (Windows, login prompt)"
+[ "$(field winlogin.json passed)" = False ] || fail "a Windows guest passed on a login prompt"
+field winlogin.json reason | grep -q "marker 'p2v-firstboot: started' was not seen on the serial console within 10 s" ||
+    fail "reason: $(field winlogin.json reason)"
+pass "Windows: 'p2v-firstboot: started' awaited and recorded; a login prompt does not pass"
 
 # ESC [ 2 J (clear screen) before the text: must not reach the tail.
 mbr bad.raw $'\x1b[2JMissing operating system\r\n'

@@ -59,6 +59,7 @@ t0=$SECONDS
 echo "conversion took $((SECONDS - t0)) s"
 cat "$TEST_DIR/convert.err"
 grep -q '^osinfo: debian12$' "$TEST_DIR/convert.out" || fail "inspection did not say debian12"
+grep -q '^hardware: virtio-blk virtio$' "$TEST_DIR/convert.out" || fail "the conversion did not prepare virtio-blk and virtio"
 grep -q '^uefi: no$' "$TEST_DIR/convert.out" || fail "inspection did not say BIOS"
 [ "$(grep -c 'using TCG' "$TEST_DIR/convert.err")" -le 1 ] || fail "the TCG fallback was announced more than once"
 grep -q '^change: services: .*hp-health.service.*HPE' "$TEST_DIR/convert.out" ||

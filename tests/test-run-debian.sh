@@ -61,6 +61,9 @@ qemu-img check -q "$disk" || fail "qemu-img check finds errors in $disk"
 jq -e '.boot_test.passed == true' "$out/report.json" >/dev/null ||
     { jq '.boot_test' "$out/report.json" >&2; fail "the boot test did not pass"; }
 [ -s "$(jq -r '.boot_test.screenshot' "$out/report.json")" ] || fail "no boot test screenshot"
+[ "$(jq -r '.boot_test.marker' "$out/report.json")" = login: ] || fail "the boot test did not await login:"
+[ "$(jq -r '.vm_hardware | "\(.disk_bus) \(.nic_model)"' "$out/report.json")" = "virtio-blk virtio" ] ||
+    fail "report: VM devices are not virtio-blk and virtio"
 pass "after: the boot test reached a login prompt in $(jq .boot_test.seconds "$out/report.json") s"
 # A clean boot: no unit failed.  Before the NIC was pinned, ifupdown's
 # enp2s0 did not exist on the VM and networking.service failed.

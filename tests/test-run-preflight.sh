@@ -1,7 +1,8 @@
 #!/bin/bash
 # p2v-convert run: what preflight stops, before anything is written but
 # the report: an unreachable source, too little space in --out (a real
-# 24 MiB tmpfs), a disk too big for VMDK, bad command lines; output disk
+# 24 MiB tmpfs), a disk too big for VMDK, bad command lines (--block-driver
+# for VMware, a missing --drivers source among them); output disk
 # names (the export's image extension dropped unless two would clash).
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/convert-helpers.sh"
@@ -86,5 +87,11 @@ expect_exit 2 "--memory takes a size" \
     "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --memory 12
 expect_exit 2 "--keep-disks applies to an OVA" \
     "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --keep-disks
+expect_exit 2 "^p2v-convert: --block-driver is for --target kvm: a VMware VM's disks are on LSI Logic SAS, pvscsi or SATA, chosen by the conversion$" \
+    "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target vmware --block-driver virtio-scsi
+expect_exit 2 "--block-driver takes virtio-blk or virtio-scsi, not 'ide'" \
+    "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --block-driver ide
+expect_exit 2 "^p2v-convert: --drivers $TEST_DIR/no-virtio-win.iso: No such file or directory: give a virtio-win folder, ISO or zip$" \
+    "$P2V_CONVERT" run --source nbd://127.0.0.1:1 --out "$TEST_DIR/x" --target kvm --drivers "$TEST_DIR/no-virtio-win.iso"
 [ ! -e "$TEST_DIR/x" ] || fail "a usage error created the output directory"
 pass "usage errors"

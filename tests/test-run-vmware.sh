@@ -40,6 +40,8 @@ extra=$(cd "$out" && ls -A | grep -v -x -e web01.ova -e report.json -e report.tx
 jq -e '.verification | length > 0 and all(.passed) and all(.detail | test("^full"))' \
     "$out/report.json" >/dev/null || fail "full verification missing or failed"
 [ "$(report_phase "$out" package)" = ok ] || fail "phase package: $(report_phase "$out" package)"
+[ "$(jq -r '.vm_hardware | "\(.disk_bus) \(.nic_model)"' "$out/report.json")" = "pvscsi vmxnet3" ] ||
+    fail "report: VM devices are not pvscsi and vmxnet3"
 pass "vmdk-stream verified in full, then packed: web01.ova alone in $out"
 
 tar tf "$out/web01.ova" >"$TEST_DIR/members" || fail "tar cannot list the OVA"

@@ -9,8 +9,12 @@
 #   OVA           tar lists .ovf first, the disks, .mf last; the extracted
 #                 disk is identical to its source (qemu-img compare); every
 #                 manifest line matches sha256sum
-#   bad input     a missing disk, a wrong format, a malformed MAC: one line,
-#                 non-zero, nothing left behind
+#   hardware      every disk bus (virtio-blk, virtio-scsi, SATA, LSI Logic
+#                 SAS, pvscsi) and NIC model (virtio, e1000, e1000e, vmxnet3)
+#                 the target can have: libvirt validated, .vmx and OVF read back
+#   bad input     a missing disk, a wrong format, a malformed MAC, virtio on
+#                 VMware, VMware's devices on KVM: one line, non-zero,
+#                 nothing left behind
 # SPDX-License-Identifier: GPL-3.0-or-later
 source "$(dirname "$0")/functions.sh"
 requires virt-xml-validate xmllint qemu-img tar sha256sum
@@ -58,6 +62,22 @@ validate special.xml
     fail "control characters or invalid UTF-8 not replaced: $(xmllint --xpath 'string(/domain/description)' special.xml)"
 pass "libvirt XML validates (BIOS, UEFI, 2 disks, NICs, special characters)"
 
+# Every disk bus and NIC model KVM can have: validated, read back.
+for hw in virtio-blk:virtio:vd:virtio virtio-scsi:e1000:sd:scsi sata:e1000e:sd:sata; do
+    IFS=: read -r bus nic prefix attr <<<"$hw"
+    "$W" libvirt . "bus-$bus.xml" --disk a.qcow2:qcow2 --disk b.qcow2:qcow2 --nic - \
+        --disk-bus "$bus" --nic-model "$nic" --os-type windows
+    validate "bus-$bus.xml"
+    x() { xmllint --xpath "$1" "bus-$bus.xml"; }
+    [ "$(x 'string(//disk[1]/target/@bus)')" = "$attr" ] || fail "$bus: disk bus is $(x 'string(//disk[1]/target/@bus)')"
+    [ "$(x 'string(//disk[2]/target/@dev)')" = "${prefix}b" ] || fail "$bus: second disk is $(x 'string(//disk[2]/target/@dev)')"
+    [ "$(x 'string(//interface/model/@type)')" = "$nic" ] || fail "$nic: NIC model is $(x 'string(//interface/model/@type)')"
+    want=0; [ "$bus" = virtio-scsi ] && want=1
+    [ "$(x "count(//controller[@type='scsi'][@model='virtio-scsi'])")" = $want ] ||
+        fail "$bus: $want virtio-scsi controller(s) expected"
+done
+pass "libvirt XML validates for virtio-blk, virtio-scsi (controller, sdX), SATA; virtio, e1000, e1000e"
+
 # ---- vmx ----
 "$W" vmx . web.vmx --name 'web "01" | test' --target vmware --uefi --osinfo debian12 \
     --memory 4095 --vcpus 2 --disk web-sda.vmdk:vmdk --disk web-sdb.vmdk:vmdk \
@@ -83,6 +103,29 @@ key() { sed -n "s/^$1 = \"\\(.*\\)\"\$/\\1/p" web.vmx; }
 if grep -v '^[.a-zA-Z0-9:_]* = "[^"]*"$' web.vmx; then fail "a .vmx line is not KEY = \"VALUE\""; fi
 "$W" vmx . w.vmx --disk one.qcow2:qcow2 2>err && fail "vmx accepted a qcow2 disk"
 pass ".vmx read back"
+
+# LSI Logic SAS, SATA, pvscsi; e1000e, e1000, vmxnet3.
+vkey() { sed -n "s/^$2 = \"\(.*\)\"\$/\1/p" "$1"; }
+"$W" vmx . lsi.vmx --target vmware --disk a.vmdk:vmdk --disk b.vmdk:vmdk --nic - \
+    --disk-bus lsi-sas --nic-model e1000e
+[ "$(vkey lsi.vmx scsi0.virtualDev)" = lsisas1068 ] || fail "LSI SAS: scsi0.virtualDev"
+[ "$(vkey lsi.vmx 'scsi0:1.fileName')" = b.vmdk ] || fail "LSI SAS: second disk"
+[ "$(vkey lsi.vmx ethernet0.virtualDev)" = e1000e ] || fail "e1000e: ethernet0.virtualDev"
+"$W" vmx . sata.vmx --target vmware --disk a.vmdk:vmdk --disk b.vmdk:vmdk --nic - \
+    --disk-bus sata --nic-model e1000
+[ "$(vkey sata.vmx sata0.present)" = TRUE ] || fail "SATA: sata0.present"
+[ "$(vkey sata.vmx 'sata0:0.fileName')" = a.vmdk ] && [ "$(vkey sata.vmx 'sata0:1.fileName')" = b.vmdk ] ||
+    fail "SATA: disks not on sata0:0 and sata0:1"
+grep -q '^scsi0' sata.vmx && fail "SATA: a SCSI controller was written too"
+[ "$(vkey sata.vmx ethernet0.virtualDev)" = e1000 ] || fail "e1000: ethernet0.virtualDev"
+"$W" vmx . pv.vmx --target vmware --disk a.vmdk:vmdk --nic - --disk-bus pvscsi --nic-model vmxnet3
+cmp <(grep -v '^displayName' pv.vmx) <("$W" vmx . def.vmx --target vmware --disk a.vmdk:vmdk --nic - &&
+                                      grep -v '^displayName' def.vmx) ||
+    fail "pvscsi and vmxnet3 given explicitly differ from the default"
+for f in lsi.vmx sata.vmx pv.vmx; do
+    if grep -v '^[.a-zA-Z0-9:_]* = "[^"]*"$' "$f"; then fail "a $f line is not KEY = \"VALUE\""; fi
+done
+pass ".vmx: lsisas1068, SATA (sata0:N), pvscsi; e1000e, e1000, vmxnet3"
 
 # ---- OVF and OVA ----
 head -c $((3 * 1024 * 1024)) /dev/urandom >src1.raw
@@ -111,6 +154,28 @@ ovf '//*[local-name()="ResourceSubType"]' | grep -q VirtualSCSI || fail "no Virt
 ovf '//*[local-name()="ResourceSubType"]' | grep -q VmxNet3 || fail "no VmxNet3 NIC"
 [ "$(ovf 'string(//*[local-name()="Config"]/@*[local-name()="value"])')" = efi ] || fail "OVF firmware efi"
 pass "OVF well-formed"
+
+# The controller and NIC items for LSI Logic SAS + e1000e and SATA + e1000.
+item() {  # FILE RESOURCETYPE -> the ResourceSubType of that item
+    xmllint --xpath "string(//*[local-name()='Item'][*[local-name()='ResourceType']='$2']/*[local-name()='ResourceSubType'])" "$1"
+}
+"$W" ovf . lsi.ovf "${vmopts[@]}" --disk-bus lsi-sas --nic-model e1000e
+xmllint --noout lsi.ovf || fail "lsi.ovf is not well-formed"
+[ "$(item lsi.ovf 6)" = lsilogicsas ] || fail "LSI SAS: controller subtype $(item lsi.ovf 6)"
+[ "$(item lsi.ovf 10)" = E1000e ] || fail "e1000e: NIC subtype $(item lsi.ovf 10)"
+"$W" ovf . sata.ovf "${vmopts[@]}" --disk-bus sata --nic-model e1000
+xmllint --noout sata.ovf || fail "sata.ovf is not well-formed"
+[ "$(item sata.ovf 20)" = vmware.sata.ahci ] || fail "SATA: no AHCI controller (ResourceType 20)"
+[ "$(xmllint --xpath "count(//*[local-name()='ResourceType'][.='6'])" sata.ovf)" = 0 ] ||
+    fail "SATA: a SCSI controller was written too"
+sata_id=$(xmllint --xpath "string(//*[local-name()='Item'][*[local-name()='ResourceType']='20']/*[local-name()='InstanceID'])" sata.ovf)
+[ "$(xmllint --xpath "count(//*[local-name()='Item'][*[local-name()='ResourceType']='17'][*[local-name()='Parent']='$sata_id'])" sata.ovf)" = 2 ] ||
+    fail "SATA: the disks are not on the SATA controller"
+[ "$(xmllint --xpath "string(//*[local-name()='Item'][*[local-name()='ResourceType']='17'][2]/*[local-name()='AddressOnParent'])" sata.ovf)" = 1 ] ||
+    fail "SATA: the second disk is not on port 1"
+[ "$(item sata.ovf 10)" = E1000 ] || fail "e1000: NIC subtype $(item sata.ovf 10)"
+[ "$(item web.ovf 6)" = VirtualSCSI ] && [ "$(item web.ovf 10)" = VmxNet3 ] || fail "default: not pvscsi and vmxnet3"
+pass "OVF: lsilogicsas, SATA (ResourceType 20, AHCI), VirtualSCSI; E1000e, E1000, VmxNet3"
 
 "$W" ova . web.ova "${vmopts[@]}"
 tar tf web.ova >members
@@ -142,5 +207,16 @@ expect_error "malformed MAC address '52:54:00:zz:00:01'" \
 expect_error "has no disks" "$W" libvirt . bad.xml
 expect_error "vmdk-stream, which a KVM guest cannot run on" "$W" libvirt . bad.xml --disk d.vmdk:vmdk-stream
 expect_error "control character" "$W" libvirt . bad.xml --name $'a\nb' --disk d.qcow2:qcow2
+# Hardware a target cannot have: one line, nothing written.
+expect_error "VM p2v-test: a VMware VM cannot have a virtio-blk disk controller: use lsi-sas, pvscsi or sata" \
+    "$W" vmx . bad.vmx --target vmware --disk a.vmdk:vmdk --disk-bus virtio-blk
+expect_error "a VMware VM cannot have a virtio-scsi disk controller" \
+    "$W" ovf . bad.ovf --target vmware --disk web-sda.vmdk:vmdk-stream --disk-bus virtio-scsi
+expect_error "VM p2v-test: a VMware VM cannot have a virtio NIC: use e1000, e1000e or vmxnet3" \
+    "$W" vmx . bad.vmx --target vmware --disk a.vmdk:vmdk --nic - --nic-model virtio
+expect_error "VM p2v-test: a KVM VM cannot have a pvscsi disk controller: use virtio-blk, virtio-scsi or sata" \
+    "$W" libvirt . bad.xml --disk d.qcow2:qcow2 --disk-bus pvscsi
+expect_error "a KVM VM cannot have a vmxnet3 NIC" \
+    "$W" libvirt . bad.xml --disk d.qcow2:qcow2 --nic - --nic-model vmxnet3
 [ -z "$(ls bad.* 2>/dev/null)" ] || fail "failed writers left files: $(ls bad.*)"
 pass "bad input: one line each, nothing left behind"

@@ -2,10 +2,14 @@
  * qcow2 overlays of its disks (the output is never written), watch the
  * serial console for a marker, take a screenshot over QMP, stop qemu.
  *
- * Hardware follows the target: KVM gets virtio-blk and virtio-net, VMware
- * gets pvscsi and vmxnet3 (qemu emulates both); UEFI boots OVMF with a
- * copy of its variable store.  The guest's network is user-mode with
- * restrict=on: it reaches nothing.  Memory is capped at 2 GiB and CPUs at
+ * Hardware follows the VM's disk bus and NIC model (p2v_vm_disk_bus,
+ * p2v_vm_nic_model): virtio-blk, virtio-scsi, SATA (AHCI), LSI Logic SAS
+ * (mptsas1068) or pvscsi; virtio-net, e1000, e1000e or vmxnet3 — qemu
+ * emulates VMware's devices too; UEFI boots OVMF with a copy of its
+ * variable store.  The marker awaited on the serial console (COM1) is a
+ * login prompt for Linux and the first-boot service's start line for
+ * Windows, which has no text console of its own.  The guest's network is
+ * user-mode with restrict=on: it reaches nothing.  Memory is capped at 2 GiB and CPUs at
  * 2: enough to reach a login prompt without starving the host.
  *
  * KVM: on some hosts /dev/kvm opens but guests hang (a boot sector runs,
@@ -58,6 +62,7 @@ struct args {
   char **v;
   size_t n, cap;
   bool failed;
+  const char *work;            /* qemu_args: the overlays' folder */
 };
 
 static void arg(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -443,10 +448,52 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
   return 0;
 }
 
+/* Disk i on the VM's bus; a new controller (id ctrlN) before every
+ * ports-th disk (AHCI has 6 ports, mptsas1068 8 targets). */
+static void disk_args(struct args *a, const struct p2v_vm *vm, size_t i)
+{
+  const char *boot = i == 0 ? ",bootindex=1" : "";
+  size_t ports = 0;
+  const char *controller = NULL;
+  switch (p2v_vm_disk_bus(vm)) {
+  case P2V_DISK_BUS_VIRTIO_SCSI: controller = "virtio-scsi-pci"; ports = 256; break;
+  case P2V_DISK_BUS_SATA:        controller = "ahci"; ports = 6; break;
+  case P2V_DISK_BUS_LSI_SAS:     controller = "mptsas1068"; ports = 8; break;
+  case P2V_DISK_BUS_PVSCSI:      controller = "pvscsi"; ports = 64; break;
+  default: break;
+  }
+  arg(a, "-drive");
+  arg(a, "file=%s/disk%zu.qcow2,format=qcow2,if=none,id=disk%zu", a->work, i, i);
+  if (!controller) {
+    arg(a, "-device");
+    arg(a, "virtio-blk-pci,drive=disk%zu%s", i, boot);
+    return;
+  }
+  size_t c = i / ports, port = i % ports;
+  if (port == 0) {
+    arg(a, "-device");
+    arg(a, "%s,id=ctrl%zu", controller, c);
+  }
+  arg(a, "-device");
+  if (p2v_vm_disk_bus(vm) == P2V_DISK_BUS_SATA)
+    arg(a, "ide-hd,bus=ctrl%zu.%zu,drive=disk%zu%s", c, port, i, boot);
+  else
+    arg(a, "scsi-hd,bus=ctrl%zu.0,scsi-id=%zu,drive=disk%zu%s", c, port, i, boot);
+}
+
+static const char *nic_device(const struct p2v_vm *vm)
+{
+  switch (p2v_vm_nic_model(vm)) {
+  case P2V_NIC_E1000: return "e1000";
+  case P2V_NIC_E1000E: return "e1000e";
+  case P2V_NIC_VMXNET3: return "vmxnet3";
+  default: return "virtio-net-pci";
+  }
+}
+
 /* The qemu command line for vm on the overlays in work. */
 static void qemu_args(struct args *a, const struct p2v_vm *vm, const char *work, bool kvm)
 {
-  bool vmware = vm->target == P2V_TARGET_VMWARE;
   unsigned long long mib = vm->memory_bytes >> 20;
   if (mib > MAX_MEMORY_MIB)
     mib = MAX_MEMORY_MIB;
@@ -483,28 +530,45 @@ static void qemu_args(struct args *a, const struct p2v_vm *vm, const char *work,
     arg(a, "-drive");
     arg(a, "if=pflash,format=raw,unit=1,file=%s/OVMF_VARS.fd", work);
   }
-  if (vmware) {
-    arg(a, "-device");
-    arg(a, "pvscsi,id=scsi0");
-  }
-  for (size_t i = 0; i < vm->ndisks; i++) {
-    arg(a, "-drive");
-    arg(a, "file=%s/disk%zu.qcow2,format=qcow2,if=none,id=disk%zu", work, i, i);
-    arg(a, "-device");
-    if (vmware)
-      arg(a, "scsi-hd,bus=scsi0.0,scsi-id=%zu,drive=disk%zu%s", i < 7 ? i : i + 1, i,
-          i == 0 ? ",bootindex=1" : "");
-    else
-      arg(a, "virtio-blk-pci,drive=disk%zu%s", i, i == 0 ? ",bootindex=1" : "");
-  }
+  a->work = work;
+  for (size_t i = 0; i < vm->ndisks; i++)
+    disk_args(a, vm, i);
   for (size_t i = 0; i < vm->nnics; i++) {
     arg(a, "-nic");
     if (vm->nics[i].mac)
-      arg(a, "user,restrict=on,model=%s,mac=%s", vmware ? "vmxnet3" : "virtio-net-pci",
-          vm->nics[i].mac);
+      arg(a, "user,restrict=on,model=%s,mac=%s", nic_device(vm), vm->nics[i].mac);
     else
-      arg(a, "user,restrict=on,model=%s", vmware ? "vmxnet3" : "virtio-net-pci");
+      arg(a, "user,restrict=on,model=%s", nic_device(vm));
   }
+}
+
+char **p2v_boot_test_argv(const struct p2v_vm *vm, const char *work, bool kvm)
+{
+  struct args a = { 0 };
+  if (p2v_vm_check(vm) == -1)
+    return NULL;
+  qemu_args(&a, vm, work, kvm);
+  if (a.failed) {
+    args_clear(&a);
+    p2v_error("cannot prepare the boot test: out of memory");
+    return NULL;
+  }
+  return a.v;
+}
+
+void p2v_boot_test_argv_free(char **argv)
+{
+  for (size_t i = 0; argv && argv[i]; i++)
+    free(argv[i]);
+  free(argv);
+}
+
+const char *p2v_boot_test_marker(const struct p2v_boot_test_options *o)
+{
+  if (o->marker && *o->marker)
+    return o->marker;
+  const char *os = o->vm->os_type;
+  return os && strcmp(os, "windows") == 0 ? P2V_BOOT_MARKER_WINDOWS : P2V_BOOT_MARKER_LINUX;
 }
 
 /* Overlays (and the UEFI variable store copy) in work. */
@@ -602,7 +666,7 @@ int p2v_boot_test(const struct p2v_boot_test_options *o, struct p2v_boot_test_re
 {
   memset(r, 0, sizeof *r);
   const struct p2v_vm *vm = o->vm;
-  const char *marker = o->marker && *o->marker ? o->marker : "login:";
+  const char *marker = p2v_boot_test_marker(o);
   unsigned timeout = o->timeout_seconds ? o->timeout_seconds : 600;
   if (p2v_vm_check(vm) == -1)
     return -1;
@@ -623,7 +687,7 @@ int p2v_boot_test(const struct p2v_boot_test_options *o, struct p2v_boot_test_re
   pid_t pid = -1;
   int ret = -1;
 
-  if (!con.buf || asprintf(&log, "%s/qemu.log", work) == -1 ||
+  if (!con.buf || !(r->marker = strdup(marker)) || asprintf(&log, "%s/qemu.log", work) == -1 ||
       asprintf(&console_path, "%s/console.log", work) == -1 ||
       asprintf(&qmp_path, "%s/qmp.sock", work) == -1) {
     p2v_error("cannot prepare the boot test: out of memory");
@@ -714,6 +778,7 @@ out:
 
 void p2v_boot_test_result_clear(struct p2v_boot_test_result *r)
 {
+  free(r->marker);
   free(r->console_tail);
   free(r->screenshot);
   free(r->reason);

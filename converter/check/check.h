@@ -14,11 +14,18 @@ struct p2v_boot_test_options {
   const char *out_dir;         /* the disks' directory; the screenshot goes here */
   unsigned timeout_seconds;    /* give up after this (default 600) */
   const char *marker;          /* text on the serial console meaning "booted";
-                                  NULL: a login prompt ("login:") */
+                                  NULL: p2v_boot_test_marker's choice */
 };
+/* The markers awaited when the options give none: a Linux guest's login
+ * prompt; for Windows (os_type "windows"), the line p2v's first-boot
+ * service prints on COM1 when it starts. */
+#define P2V_BOOT_MARKER_LINUX "login:"
+#define P2V_BOOT_MARKER_WINDOWS "p2v-firstboot: started"
+const char *p2v_boot_test_marker(const struct p2v_boot_test_options *o);
 struct p2v_boot_test_result {
   bool passed;
   bool used_kvm;               /* false: TCG */
+  char *marker;                /* the text awaited on the serial console */
   double seconds;              /* from qemu start to the marker (or to giving up) */
   char *console_tail;          /* the serial console's last lines */
   char *screenshot;            /* PNG path (QMP screendump), NULL if none */
@@ -37,6 +44,13 @@ struct p2v_boot_test_result {
  * missing disk, qemu-img or qemu failing to start, no OVMF for UEFI). */
 int p2v_boot_test(const struct p2v_boot_test_options *o, struct p2v_boot_test_result *r);
 void p2v_boot_test_result_clear(struct p2v_boot_test_result *r);
+
+/* The qemu command line the boot test runs for vm, with its overlays
+ * WORK/disk0.qcow2 ... and KVM or TCG: disks and NICs on the VM's bus and
+ * model.  NULL-terminated, malloc'd; NULL reported (a VM p2v_vm_check
+ * refuses, no memory).  Free with p2v_boot_test_argv_free. */
+char **p2v_boot_test_argv(const struct p2v_vm *vm, const char *work, bool kvm);
+void p2v_boot_test_argv_free(char **argv);
 
 /* The last max_lines lines of a guest's serial console output, for
  * people: terminal escape sequences, carriage returns and NULs removed,

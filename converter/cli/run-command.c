@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "log.h"
 #include "nbd-server.h"
+
+#define DEFAULT_DRIVERS "/usr/share/virtio-win"
 
 static void print_usage(FILE *out)
 {
@@ -41,11 +44,19 @@ static void print_usage(FILE *out)
         "  --vcpus N, --memory SIZE override the survey (default without one: 2, 2G)\n"
         "  --verify=quick|full|none check the outputs (default quick; see the docs)\n"
         "  --boot-test              boot the result in qemu and wait for a login prompt\n"
+        "                           (Windows: the first-boot service's start on COM1)\n"
         "  --boot-timeout SECONDS   give up the boot test after this (600)\n"
         "  --connections N          NBD connections for the copy (4)\n"
         "  --connect-timeout SEC    give up if connecting, the NBD handshake or a request\n"
         "                           before the copy takes SEC seconds (60; 0: never)\n"
         "  --cluster-size SIZE      qcow2: cluster size, a power of two from 512 to 2M (64K)\n"
+        "  --drivers SOURCE         Windows: driver packages (a virtio-win folder, ISO or\n"
+        "                           zip; default " DEFAULT_DRIVERS " when it exists)\n"
+        "  --block-driver virtio-blk|virtio-scsi\n"
+        "                           kvm: the boot disk's controller (default virtio-blk)\n"
+        "  --require-drivers        Windows: refuse to convert when the drivers for the\n"
+        "                           target's devices are missing (default: warn and give\n"
+        "                           the VM emulated SATA and e1000e instead)\n"
         "  --json                   print the report (report.json) on stdout\n"
         "  --force                  replace existing outputs\n"
         "  --keep-work              keep the overlays in DIR/.p2v-work\n"
@@ -73,6 +84,7 @@ enum {
   OPT_SOURCE = 256, OPT_LISTEN, OPT_PSK, OPT_CERTS, OPT_WAIT, OPT_OUT, OPT_TARGET, OPT_NAME,
   OPT_BOOT_TEST, OPT_BOOT_TIMEOUT, OPT_JSON, OPT_VCPUS, OPT_MEMORY, OPT_FORCE, OPT_VERIFY,
   OPT_KEEP_WORK, OPT_KEEP_DISKS, OPT_CONNECTIONS, OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_CLUSTER_SIZE,
+  OPT_DRIVERS, OPT_BLOCK_DRIVER, OPT_REQUIRE_DRIVERS,
 };
 
 static const struct option long_options[] = {
@@ -99,6 +111,9 @@ static const struct option long_options[] = {
   { "insecure",         no_argument,       NULL, OPT_INSECURE },
   { "connect-timeout",  required_argument, NULL, OPT_CONNECT_TIMEOUT },
   { "cluster-size",     required_argument, NULL, OPT_CLUSTER_SIZE },
+  { "drivers",          required_argument, NULL, OPT_DRIVERS },
+  { "block-driver",     required_argument, NULL, OPT_BLOCK_DRIVER },
+  { "require-drivers",  no_argument,       NULL, OPT_REQUIRE_DRIVERS },
   { "verbose",          no_argument,       NULL, 'v' },
   { "help",             no_argument,       NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -129,6 +144,25 @@ static int parse_memory(const char *arg, uint64_t *out)
   return -1;
 }
 
+/* --block-driver is KVM's; --drivers must exist now, not after the
+ * copy has been planned (its default only when it does).  0 or -1
+ * reported. */
+static int check_driver_options(struct run *run)
+{
+  if (run->block_driver != P2V_DISK_BUS_DEFAULT && run->target != P2V_TARGET_KVM) {
+    p2v_error("--block-driver is for --target kvm: a VMware VM's disks are on LSI Logic SAS, "
+              "pvscsi or SATA, chosen by the conversion");
+    return -1;
+  }
+  if (run->drivers_source && access(run->drivers_source, R_OK) == -1) {
+    p2v_error("--drivers %s: %m: give a virtio-win folder, ISO or zip", run->drivers_source);
+    return -1;
+  }
+  if (!run->drivers_source && access(DEFAULT_DRIVERS, R_OK) == 0)
+    run->drivers_source = DEFAULT_DRIVERS;
+  return 0;
+}
+
 /* 0 go on, 1 done (--help), -1 usage error reported. */
 static int parse_args(int argc, char **argv, struct run *run)
 {
@@ -152,6 +186,16 @@ static int parse_args(int argc, char **argv, struct run *run)
     case OPT_KEEP_WORK: run->keep_work = true; break;
     case OPT_KEEP_DISKS: run->keep_disks = true; break;
     case OPT_INSECURE: run->insecure = true; break;
+    case OPT_DRIVERS: run->drivers_source = optarg; break;
+    case OPT_REQUIRE_DRIVERS: run->require_drivers = true; break;
+    case OPT_BLOCK_DRIVER:
+      if (!strcmp(optarg, "virtio-blk")) run->block_driver = P2V_DISK_BUS_VIRTIO_BLK;
+      else if (!strcmp(optarg, "virtio-scsi")) run->block_driver = P2V_DISK_BUS_VIRTIO_SCSI;
+      else {
+        p2v_error("--block-driver takes virtio-blk or virtio-scsi, not '%s'", optarg);
+        return -1;
+      }
+      break;
     case 'v': p2v_log_set_verbosity(p2v_log_verbosity() + 1); break;
     case 'h': print_usage(stdout); return 1;
     case OPT_WAIT:
@@ -257,7 +301,7 @@ static int parse_args(int argc, char **argv, struct run *run)
     p2v_error("--name must not be empty");
     return -1;
   }
-  return 0;
+  return check_driver_options(run);
 }
 
 int convert_run(int argc, char **argv)

@@ -66,13 +66,16 @@ char *gl_sh(struct p2v_guest *gg, const char *what, const char *cmd);
 /* The first of the NULL-terminated paths that exists in the guest, or NULL. */
 const char *gl_first(struct p2v_guest *gg, const char *const *paths);
 
-/* linux/devices.c: "/dev/sda1" -> "UUID=..." (or the target's own
- * name when the filesystem has no UUID); NULL when spec is not a disk name
- * we rewrite.  Caller frees. */
-char *gl_device_spec(struct p2v_guest *gg, enum p2v_target target, const char *spec);
+/* linux/devices.c: the VM's disk bus for a Linux guest: KVM virtio-blk,
+ * or virtio-scsi with --block-driver virtio-scsi; VMware pvscsi. */
+enum p2v_disk_bus gl_disk_bus(const struct p2v_convert_options *o);
+/* "/dev/sda1" -> "UUID=..." (or the name the VM's disk bus gives it,
+ * vdX for virtio-blk, sdX for SCSI, when the filesystem has no UUID);
+ * NULL when spec is not a disk name we rewrite.  Caller frees. */
+char *gl_device_spec(struct p2v_guest *gg, enum p2v_disk_bus bus, const char *spec);
 /* Rewrite every disk name in a kernel command line (root=, resume=);
  * returns a new string and sets *changed. */
-char *gl_rewrite_cmdline(struct p2v_guest *gg, enum p2v_target target, const char *cmdline,
+char *gl_rewrite_cmdline(struct p2v_guest *gg, enum p2v_disk_bus bus, const char *cmdline,
                          bool *changed);
 int gl_convert_devices(struct p2v_guest *gg, const struct p2v_convert_options *o,
                        struct p2v_changes *changes);
@@ -85,6 +88,7 @@ struct gl_plan {
   size_t nkernels;
   const char *drivers[8];      /* modules to put in the initramfs (those the kernels have) */
   size_t ndrivers;
+  size_t nrequired;            /* drivers[0..nrequired): the disk's, checked in the images */
 };
 int gl_preflight(struct p2v_guest *gg, const struct p2v_convert_options *o, struct gl_plan *plan);
 void gl_plan_free(struct gl_plan *plan);

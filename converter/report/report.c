@@ -168,6 +168,16 @@ void p2v_report_guest(struct p2v_report *r, const struct p2v_guest_info *info)
   add(r, r->root, "guest", o);
 }
 
+void p2v_report_vm_hardware(struct p2v_report *r, const char *disk_bus, const char *nic_model)
+{
+  json_object *o = new_object(r);
+  if (!o)
+    return;
+  add_str(r, o, "disk_bus", disk_bus);
+  add_str(r, o, "nic_model", nic_model);
+  add(r, r->root, "vm_hardware", o);
+}
+
 void p2v_report_disk(struct p2v_report *r, const char *export_name, const char *output,
                      const char *format, const struct copy_stats *st)
 {
@@ -235,6 +245,7 @@ void p2v_report_boot_test(struct p2v_report *r, const struct p2v_boot_test_resul
   add(r, o, "passed", json_object_new_boolean(b->passed));
   add_str(r, o, "accelerator", b->used_kvm ? "kvm" : "tcg");
   add(r, o, "seconds", json_object_new_double(b->seconds));
+  add(r, o, "marker", jstr(r, b->marker));
   add(r, o, "reason", jstr(r, b->reason));
   add(r, o, "screenshot", jstr(r, b->screenshot));
   add(r, o, "console_tail", jstr(r, b->console_tail));
@@ -341,6 +352,17 @@ static void text_guest(FILE *fp, json_object *g)
   fputs("\n  root filesystem:  ", fp);
   put(fp, get_str(g, "root"));
   fprintf(fp, "\n  firmware:         %s\n", json_object_get_boolean(get(g, "uefi")) ? "UEFI" : "BIOS");
+}
+
+static void text_vm_hardware(FILE *fp, json_object *h)
+{
+  if (!h)
+    return;
+  fputs("  VM devices:       disk bus ", fp);
+  put(fp, get_str(h, "disk_bus"));
+  fputs(", NIC ", fp);
+  put(fp, get_str(h, "nic_model"));
+  fputs("\n", fp);
 }
 
 static void text_disks(FILE *fp, json_object *disks)
@@ -463,6 +485,7 @@ static void text_boot_test(FILE *fp, json_object *b)
     p2v_text_escape(fp, json_object_get_string(json_object_array_get_idx(w, i)), false);
     fputs("\n", fp);
   }
+  put_if(fp, "  awaited on the serial console: ", get_str(b, "marker"), "\n");
   put_if(fp, "  screenshot: ", get_str(b, "screenshot"), "\n");
   const char *tail = get_str(b, "console_tail");
   if (tail && *tail) {
@@ -506,6 +529,7 @@ static int build_text(const struct p2v_report *r, char **buf, size_t *len)
     return -1;
   text_header(fp, r->root);
   text_guest(fp, get(r->root, "guest"));
+  text_vm_hardware(fp, get(r->root, "vm_hardware"));
   text_disks(fp, r->disks);
   text_changes(fp, r->changes);
   text_phases(fp, r->phases);

@@ -29,6 +29,8 @@ void p2v_report_changes(struct p2v_report *r, const struct p2v_changes *changes)
 /* A verification ("disk sda: output equals converted overlay", passed). */
 void p2v_report_verify(struct p2v_report *r, const char *what, bool passed, const char *detail);
 void p2v_report_file(struct p2v_report *r, const char *kind, const char *path);  /* "libvirt", "ova" ... */
+/* The VM's disk bus and NIC model ("virtio-scsi", "e1000e"). */
+void p2v_report_vm_hardware(struct p2v_report *r, const char *disk_bus, const char *nic_model);
 void p2v_report_boot_test(struct p2v_report *r, const struct p2v_boot_test_result *b);
 /* The outcome: "converted", or the failure that ended the run. */
 void p2v_report_result(struct p2v_report *r, bool ok, const char *message);

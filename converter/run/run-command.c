@@ -189,10 +189,13 @@ static enum run_failure phase_convert(struct run *run)
 {
   struct p2v_convert_options o = {
     .target = run->target, .survey = run->survey, .keep_mac = true, .serial_console = true,
-    .vm_mac = run->vm_mac[0] ? run->vm_mac : NULL,
+    .vm_mac = run->vm_mac[0] ? run->vm_mac : NULL, .drivers_source = run->drivers_source,
+    .block_driver = run->block_driver, .require_drivers = run->require_drivers,
   };
   enum p2v_guest_failure why = P2V_GUEST_FAILED;
   int r = p2v_guest_convert(run->guest_handle, &o, &run->changes, &why);
+  if (r == 0)
+    run->hardware = *p2v_guest_hardware(run->guest_handle);
   if (p2v_guest_close(run->guest_handle) == -1 && r == 0)
     r = -1, why = P2V_GUEST_FAILED;
   run->guest_handle = NULL;
@@ -443,8 +446,10 @@ static bool boot_test_wanted(const struct run *run)
 
 static enum run_failure phase_boot_test(struct run *run)
 {
-  announce("boot test: starting %s in qemu, waiting for its login prompt (at most %u s)",
-           run->name, run->boot_timeout);
+  bool windows = run->guest.type && !strcmp(run->guest.type, "windows");
+  announce("boot test: starting %s in qemu, waiting for %s on its serial console (at most %u s)",
+           run->name, windows ? "'" P2V_BOOT_MARKER_WINDOWS "'" : "its login prompt",
+           run->boot_timeout);
   return run_boot_test(run);
 }
 

@@ -70,6 +70,7 @@ int run_describe_vm(struct run *run, struct run_vm *v)
            host ? host : "unknown");
   v->vm = (struct p2v_vm) {
     .name = run->name, .target = run->target,
+    .disk_bus = run->hardware.disk_bus, .nic_model = run->hardware.nic_model,
     .vcpus = vcpus ? vcpus : DEFAULT_VCPUS,
     .memory_bytes = memory ? memory : DEFAULT_MEMORY,
     .uefi = run->guest.uefi, .os_type = run->guest.type, .osinfo = run->guest.osinfo,
@@ -130,6 +131,8 @@ enum run_failure run_metadata(struct run *run)
   if (run_describe_vm(run, &v) == -1)
     return RUN_FAILED;
   const struct p2v_vm vm = v.vm;
+  p2v_report_vm_hardware(run->report, p2v_disk_bus_name(p2v_vm_disk_bus(&vm)),
+                         p2v_nic_model_name(p2v_vm_nic_model(&vm)));
   int r;
   if (run->target == P2V_TARGET_KVM)
     r = write_one(run, &vm, "xml", "libvirt", p2v_vm_write_libvirt);

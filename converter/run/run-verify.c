@@ -176,7 +176,7 @@ enum run_failure run_boot_test(struct run *run)
     for (size_t i = 0; i < b.nwarnings; i++)
       p2v_warning("boot test of %s: the guest reported %s", run->name, b.warnings[i]);
     if (!b.passed)
-      p2v_error("boot test of %s failed: %s", run->name, b.reason ? b.reason : "no login prompt");
+      p2v_error("boot test of %s failed: %s", run->name, b.reason ? b.reason : "no marker");
   }
   bool ok = r == 0 && b.passed;
   p2v_boot_test_result_clear(&b);

@@ -116,6 +116,9 @@ struct run {
   unsigned dialin_wait;         /* seconds for the source to dial in; 0: forever */
   unsigned connect_timeout;     /* connect, handshake, requests before the copy; 0: never */
   uint32_t cluster_size;        /* qcow2; 0: 64 KiB */
+  const char *drivers_source;   /* --drivers: virtio-win folder, ISO or zip; NULL: none */
+  enum p2v_disk_bus block_driver;    /* --block-driver (KVM); DEFAULT: virtio-blk */
+  bool require_drivers;         /* --require-drivers */
 
   /* state */
   struct run_disk *disks;
@@ -132,6 +135,8 @@ struct run {
   char *guest_strings[9];
   char vm_mac[18];             /* the VM's only NIC's MAC ("" when it has several) */
   struct p2v_guest *guest_handle;   /* open from inspect to the end of convert */
+  struct p2v_guest_hardware hardware;   /* the disk bus and NIC the conversion prepared
+                                           the guest for: the metadata and boot test use it */
   struct p2v_report *report;   /* made once the VM's name is known */
 
   /* how it ends: the first failure, its first error message, its phase */

@@ -10,8 +10,11 @@
  *  - cpu host-model: the guest keeps the host CPU's features (it must not
  *    run slower than on its old hardware) and stays migratable.
  *  - clock: utc for Linux, localtime for Windows (whose RTC is local).
- *  - disks virtio-blk, NICs virtio on network 'default' with the source's
- *    MAC, serial console on a pty, VNC on 127.0.0.1 only.
+ *  - disks on the VM's bus: virtio-blk (vdX) by default, virtio-scsi (one
+ *    virtio-scsi controller, sdX) or SATA (sdX, libvirt adds the AHCI
+ *    controller); NICs virtio by default, or e1000/e1000e, on network
+ *    'default' with the source's MAC; serial console on a pty, VNC on
+ *    127.0.0.1 only.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <limits.h>
 #include <stdio.h>
@@ -22,8 +25,9 @@
 #include "log.h"
 #include "vm/vm-internal.h"
 
-/* vda .. vdz, vdaa ..: the kernel's and libvirt's naming. */
-static void disk_target(char *buf, size_t len, size_t i)
+/* vda .. vdz, vdaa .. (sda .. for SCSI and SATA): the kernel's and
+ * libvirt's naming. */
+static void disk_target(char *buf, size_t len, const char *prefix, size_t i)
 {
   char rev[8];
   size_t n = 0;
@@ -33,7 +37,7 @@ static void disk_target(char *buf, size_t len, size_t i)
     rev[n++] = (char) ('a' + i % 26);
     i /= 26;
   }
-  size_t o = snprintf(buf, len, "vd");
+  size_t o = snprintf(buf, len, "%s", prefix);
   while (n > 0 && o + 1 < len)
     buf[o++] = rev[--n];
   buf[o] = 0;
@@ -48,6 +52,25 @@ static const char *qemu_format(const char *format)
   if (strcmp(format, "vmdk") == 0)
     return "vmdk";
   return NULL;
+}
+
+/* The disk's bus attribute and name prefix for the VM's controller. */
+static void disk_bus(const struct p2v_vm *vm, const char **bus, const char **prefix)
+{
+  switch (p2v_vm_disk_bus(vm)) {
+  case P2V_DISK_BUS_VIRTIO_SCSI: *bus = "scsi"; *prefix = "sd"; break;
+  case P2V_DISK_BUS_SATA: *bus = "sata"; *prefix = "sd"; break;
+  default: *bus = "virtio"; *prefix = "vd"; break;    /* p2v_vm_check refused the rest */
+  }
+}
+
+static const char *nic_model(const struct p2v_vm *vm)
+{
+  switch (p2v_vm_nic_model(vm)) {
+  case P2V_NIC_E1000: return "e1000";
+  case P2V_NIC_E1000E: return "e1000e";
+  default: return "virtio";
+  }
 }
 
 static int build(const struct p2v_vm *vm, const void *ctx, FILE *fp)
@@ -103,6 +126,10 @@ static int build(const struct p2v_vm *vm, const void *ctx, FILE *fp)
         "  <on_crash>destroy</on_crash>\n"
         "  <devices>\n", fp);
 
+  const char *bus, *prefix;
+  disk_bus(vm, &bus, &prefix);
+  if (p2v_vm_disk_bus(vm) == P2V_DISK_BUS_VIRTIO_SCSI)
+    fputs("    <controller type='scsi' index='0' model='virtio-scsi'/>\n", fp);
   for (size_t i = 0; i < vm->ndisks; i++) {
     const struct p2v_vm_disk *d = &vm->disks[i];
     const char *format = qemu_format(d->format);
@@ -116,20 +143,20 @@ static int build(const struct p2v_vm *vm, const void *ctx, FILE *fp)
     if (!epath)
       return -1;
     char target[16];
-    disk_target(target, sizeof target, i);
+    disk_target(target, sizeof target, prefix, i);
     fprintf(fp, "    <disk type='file' device='disk'>\n"
                 "      <driver name='qemu' type='%s' discard='unmap'/>\n"
                 "      <source file='%s'/>\n"
-                "      <target dev='%s' bus='virtio'/>\n"
-                "    </disk>\n", format, epath, target);
+                "      <target dev='%s' bus='%s'/>\n"
+                "    </disk>\n", format, epath, target, bus);
   }
   for (size_t i = 0; i < vm->nnics; i++) {
     fputs("    <interface type='network'>\n", fp);
     if (vm->nics[i].mac)
       fprintf(fp, "      <mac address='%s'/>\n", vm->nics[i].mac);   /* checked: hex and ':' */
-    fputs("      <source network='default'/>\n"
-          "      <model type='virtio'/>\n"
-          "    </interface>\n", fp);
+    fprintf(fp, "      <source network='default'/>\n"
+                "      <model type='%s'/>\n"
+                "    </interface>\n", nic_model(vm));
   }
   fputs("    <serial type='pty'>\n"
         "      <target port='0'/>\n"

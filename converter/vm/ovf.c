@@ -4,9 +4,11 @@
  *    export by default and every VMware importer reads; the rasd/vssd
  *    elements inside each item follow the CIM schema's (alphabetical)
  *    order, which strict importers check.
- *  - VirtualSystemType vmx-19 (see vmx.c), one VirtualSCSI (pvscsi)
- *    controller, disks as streamOptimized VMDK, NICs VmxNet3 on
- *    "VM Network" with the kept MAC in rasd:Address, firmware=efi as a
+ *  - VirtualSystemType vmx-19 (see vmx.c), one controller of the VM's
+ *    bus: VirtualSCSI (pvscsi, the default) or lsilogicsas (ResourceType
+ *    6), or SATA (ResourceType 20, vmware.sata.ahci, as ovftool writes
+ *    it); disks as streamOptimized VMDK; NICs VmxNet3 (the default),
+ *    E1000e or E1000 on "VM Network" with the kept MAC in rasd:Address, firmware=efi as a
  *    vmw:Config entry when the source booted with UEFI.
  *  - OVA: a tar whose first member is the .ovf, then the disks in
  *    References order, then the .mf manifest with "SHA256(name)= hex"
@@ -163,30 +165,44 @@ static int build(const struct p2v_vm *vm, const uint64_t *sizes, bool for_ova, F
                                 .description = "Memory Size",
                                 .element_name = element, .instance_id = id++,
                                 .resource_type = 4, .virtual_quantity = quantity });
-  unsigned scsi_id = id++;
-  put_item(fp, &(struct item) { .address = "0", .description = "SCSI Controller",
-                                .element_name = "SCSI Controller 0", .instance_id = scsi_id,
-                                .resource_subtype = "VirtualSCSI", .resource_type = 6 });
+  enum p2v_disk_bus bus = p2v_vm_disk_bus(vm);
+  bool sata = bus == P2V_DISK_BUS_SATA;
+  unsigned ctrl_id = id++;
+  if (sata)
+    put_item(fp, &(struct item) { .address = "0", .description = "SATA Controller (AHCI)",
+                                  .element_name = "SATA Controller 0", .instance_id = ctrl_id,
+                                  .resource_subtype = "vmware.sata.ahci", .resource_type = 20 });
+  else
+    put_item(fp, &(struct item) { .address = "0", .description = "SCSI Controller",
+                                  .element_name = "SCSI Controller 0", .instance_id = ctrl_id,
+                                  .resource_subtype = bus == P2V_DISK_BUS_LSI_SAS
+                                                      ? "lsilogicsas" : "VirtualSCSI",
+                                  .resource_type = 6 });
   char parent[16];
-  snprintf(parent, sizeof parent, "%u", scsi_id);
+  snprintf(parent, sizeof parent, "%u", ctrl_id);
   for (size_t i = 0; i < vm->ndisks; i++) {
     char unit[24], resource[48];
-    snprintf(unit, sizeof unit, "%zu", i < 7 ? i : i + 1);   /* unit 7 is the controller's */
+    /* SCSI unit 7 is the controller's; SATA ports are all the disks'. */
+    snprintf(unit, sizeof unit, "%zu", sata || i < 7 ? i : i + 1);
     snprintf(element, sizeof element, "Hard Disk %zu", i + 1);
     snprintf(resource, sizeof resource, "ovf:/disk/vmdisk%zu", i + 1);
     put_item(fp, &(struct item) { .address_on_parent = unit, .element_name = element,
                                   .host_resource = resource, .instance_id = id++,
                                   .parent = parent, .resource_type = 17 });
   }
+  enum p2v_nic_model model = p2v_vm_nic_model(vm);
+  const char *nic = model == P2V_NIC_E1000 ? "E1000" : model == P2V_NIC_E1000E ? "E1000e" : "VmxNet3";
+  char nic_desc[64];
+  snprintf(nic_desc, sizeof nic_desc, "%s ethernet adapter on \"VM Network\"", nic);
   for (size_t i = 0; i < vm->nnics; i++) {
     char slot[24];
     snprintf(slot, sizeof slot, "%zu", i);
     snprintf(element, sizeof element, "Network adapter %zu", i + 1);
     put_item(fp, &(struct item) { .address = vm->nics[i].mac, .address_on_parent = slot,
                                   .automatic_allocation = "true", .connection = "VM Network",
-                                  .description = "VmxNet3 ethernet adapter on \"VM Network\"",
+                                  .description = nic_desc,
                                   .element_name = element, .instance_id = id++,
-                                  .resource_subtype = "VmxNet3", .resource_type = 10 });
+                                  .resource_subtype = nic, .resource_type = 10 });
   }
   if (vm->uefi)
     fputs("      <vmw:Config ovf:required=\"false\" vmw:key=\"firmware\" vmw:value=\"efi\"/>\n", fp);

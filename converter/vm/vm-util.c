@@ -248,7 +248,7 @@ int p2v_vm_check(const struct p2v_vm *vm)
       return -1;
     }
   }
-  return 0;
+  return p2v_vm_check_hardware(vm);
 }
 
 char *p2v_vm_path(const char *out_dir, const char *path)

@@ -40,9 +40,9 @@ struct p2v_vm_nic {
 
 struct p2v_vm {
   const char *name;
-  enum p2v_target target;      /* KVM: virtio disks and NICs; VMware: pvscsi, vmxnet3 */
-  enum p2v_disk_bus disk_bus;  /* DEFAULT: the target's */
-  enum p2v_nic_model nic_model;
+  enum p2v_target target;
+  enum p2v_disk_bus disk_bus;  /* DEFAULT: the target's (KVM virtio-blk, VMware pvscsi) */
+  enum p2v_nic_model nic_model;      /* DEFAULT: the target's (KVM virtio, VMware vmxnet3) */
   unsigned vcpus;
   uint64_t memory_bytes;
   bool uefi;
@@ -69,6 +69,21 @@ int p2v_vm_write_ovf(const struct p2v_vm *vm, const char *out_dir, const char *p
  * vmdk-stream) and a manifest of SHA-256 sums, in the order OVF requires;
  * each disk is read once, hashed while it is archived. */
 int p2v_vm_write_ova(const struct p2v_vm *vm, const char *out_dir, const char *path);
+
+/* ---- hardware.c: the disk controller and NIC a VM gets ---- */
+
+/* vm's disk bus and NIC model with DEFAULT resolved to the target's own. */
+enum p2v_disk_bus p2v_vm_disk_bus(const struct p2v_vm *vm);
+enum p2v_nic_model p2v_vm_nic_model(const struct p2v_vm *vm);
+/* "virtio-blk", "virtio-scsi", "sata", "lsi-sas", "pvscsi"; "default" */
+const char *p2v_disk_bus_name(enum p2v_disk_bus bus);
+/* "virtio", "e1000", "e1000e", "vmxnet3"; "default" */
+const char *p2v_nic_model_name(enum p2v_nic_model model);
+/* The target can have this disk bus and NIC (KVM: virtio-blk,
+ * virtio-scsi or SATA, virtio, e1000 or e1000e; VMware: LSI Logic SAS,
+ * pvscsi or SATA, e1000, e1000e or vmxnet3).  -1 reported (one line);
+ * p2v_vm_check calls it. */
+int p2v_vm_check_hardware(const struct p2v_vm *vm);
 
 /* ---- vm-util.c: text and files, shared with report/ and check/ ---- */
 

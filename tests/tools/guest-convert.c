@@ -1,8 +1,9 @@
 /* Test tool: inspect and convert the guest on NBD sources through
  * converter/guest.h, as `p2v-convert run` does, and print what was found
  * and changed.
- *   guest-convert [-v] [--target kvm|vmware] [--inspect-only] [--survey FILE]
- *                 URI:OVERLAY...
+ *   guest-convert [-v] [--target kvm|vmware] [--block-driver virtio-scsi]
+ *                 [--inspect-only] [--survey FILE] URI:OVERLAY...
+ * After a conversion it prints "hardware: BUS NIC" (the VM's devices).
  * Exit 0; 1 on failure; 2 no OS; 3 unsupported; 4 cannot convert.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
@@ -41,6 +42,9 @@ int main(int argc, char **argv)
       inspect_only = true;
     else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc)
       o.target = strcmp(argv[++i], "vmware") == 0 ? P2V_TARGET_VMWARE : P2V_TARGET_KVM;
+    else if (strcmp(argv[i], "--block-driver") == 0 && i + 1 < argc)
+      o.block_driver = strcmp(argv[++i], "virtio-scsi") == 0 ? P2V_DISK_BUS_VIRTIO_SCSI
+                                                             : P2V_DISK_BUS_VIRTIO_BLK;
     else if (strcmp(argv[i], "--survey") == 0 && i + 1 < argc) {
       if (!(survey = read_survey(argv[++i])))
         return 1;
@@ -91,6 +95,9 @@ int main(int argc, char **argv)
     struct p2v_changes changes = { 0 };
     if (p2v_guest_convert(g, &o, &changes, &why) == -1)
       status = codes[why];
+    else
+      printf("hardware: %s %s\n", p2v_disk_bus_name(p2v_guest_hardware(g)->disk_bus),
+             p2v_nic_model_name(p2v_guest_hardware(g)->nic_model));
     for (size_t c = 0; c < changes.n; c++)
       printf("change: %s: %s%s%s\n", changes.items[c].area,
              changes.items[c].file ? changes.items[c].file : "",

@@ -8,6 +8,8 @@
  * VM OPTIONS: --name NAME, --target kvm|vmware (kvm), --vcpus N (2),
  * --memory MIB (1024), --uefi, --os-type linux|windows, --osinfo ID,
  * --description TEXT, --disk PATH:FORMAT[:VIRTUAL_SIZE[:USED]] (repeat),
+ * --disk-bus virtio-blk|virtio-scsi|sata|lsi-sas|pvscsi,
+ * --nic-model virtio|e1000|e1000e|vmxnet3 (default: the target's),
  * --nic MAC or --nic - (no MAC) (repeat).  PATH is relative to OUT_DIR.
  * The boot test prints its result as a report's JSON on stdout (the
  * report's boot_test object) and exits 0 whenever the test ran.
@@ -40,7 +42,8 @@ int main(int argc, char **argv)
                        .osinfo = "unknown", .disks = disks, .nics = nics };
   const char *marker = NULL;
   unsigned timeout = 0;
-  enum { OPT_UEFI = 256, OPT_OS_TYPE, OPT_OSINFO, OPT_DESC, OPT_MARKER, OPT_TIMEOUT };
+  enum { OPT_UEFI = 256, OPT_OS_TYPE, OPT_OSINFO, OPT_DESC, OPT_MARKER, OPT_TIMEOUT,
+         OPT_DISK_BUS, OPT_NIC_MODEL };
   static const struct option opts[] = {
     { "name", required_argument, NULL, 'n' },
     { "target", required_argument, NULL, 't' },
@@ -54,6 +57,8 @@ int main(int argc, char **argv)
     { "description", required_argument, NULL, OPT_DESC },
     { "marker", required_argument, NULL, OPT_MARKER },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "disk-bus", required_argument, NULL, OPT_DISK_BUS },
+    { "nic-model", required_argument, NULL, OPT_NIC_MODEL },
     { NULL, 0, NULL, 0 },
   };
 
@@ -92,6 +97,18 @@ int main(int argc, char **argv)
     case OPT_DESC: vm.description = optarg; break;
     case OPT_MARKER: marker = optarg; break;
     case OPT_TIMEOUT: timeout = (unsigned) strtoul(optarg, NULL, 10); break;
+    case OPT_DISK_BUS:
+      for (vm.disk_bus = P2V_DISK_BUS_PVSCSI; vm.disk_bus > P2V_DISK_BUS_DEFAULT; vm.disk_bus--)
+        if (strcmp(optarg, p2v_disk_bus_name(vm.disk_bus)) == 0)
+          break;
+      if (vm.disk_bus == P2V_DISK_BUS_DEFAULT) usage();
+      break;
+    case OPT_NIC_MODEL:
+      for (vm.nic_model = P2V_NIC_VMXNET3; vm.nic_model > P2V_NIC_DEFAULT; vm.nic_model--)
+        if (strcmp(optarg, p2v_nic_model_name(vm.nic_model)) == 0)
+          break;
+      if (vm.nic_model == P2V_NIC_DEFAULT) usage();
+      break;
     default: usage();
     }
   }

@@ -71,11 +71,13 @@ int main(void)
   p2v_report_changes(r, &changes);
   p2v_report_verify(r, "disk sda: output equals converted overlay", true, "qemu-img compare");
   struct p2v_boot_test_result b = { .passed = true, .used_kvm = false, .seconds = 35.5,
+                                    .marker = S("login:"),
                                     .console_tail = S("Debian GNU/Linux 12 web01 ttyS0\n\nweb01 login:"),
                                     .screenshot = S("/out/boot-test.png"),
                                     .warnings = (char *[]) { S("[FAILED] Failed to start networking.service") },
                                     .nwarnings = 1 };
   p2v_report_boot_test(r, &b);
+  p2v_report_vm_hardware(r, "virtio-scsi", "virtio");
   p2v_report_file(r, "libvirt", "/out/web01.xml");
   p2v_report_result(r, true, "converted");
   CHECK(p2v_report_write(r, dir) == 0);
@@ -112,6 +114,8 @@ int main(void)
   json_object *bt = get(root, "boot_test");
   CHECK(json_object_get_boolean(get(bt, "passed")));
   CHECK(strcmp(str(bt, "accelerator"), "tcg") == 0);
+  CHECK(strcmp(str(bt, "marker"), "login:") == 0);
+  CHECK(strcmp(str(get(root, "vm_hardware"), "disk_bus"), "virtio-scsi") == 0);
   CHECK(strstr(str(bt, "console_tail"), "web01 login:"));
   CHECK(json_object_array_length(get(bt, "warnings")) == 1);
   CHECK(strcmp(json_object_get_string(json_object_array_get_idx(get(bt, "warnings"), 0)),
@@ -135,8 +139,10 @@ int main(void)
   CHECK(strstr(text, "bytes read       3.0 GiB (3221225472 bytes)"));
   CHECK(strstr(text, "30.00 s, 286.3 MB/s"));
   CHECK(strstr(text, "    | web01 login:"));
+  CHECK(strstr(text, "  VM devices:       disk bus virtio-scsi, NIC virtio\n"));
   CHECK(strstr(text, "passed after 35.5 s, with 1 warning (failures the guest reported)\n"
-                    "  warning: [FAILED] Failed to start networking.service\n"));
+                    "  warning: [FAILED] Failed to start networking.service\n"
+                    "  awaited on the serial console: login:\n"));
   /* (The invalid byte became '?' in the JSON the text is printed from.) */
   CHECK(strstr(text, "hostname:         web01\\x1b[2J\\x0aFAKE LINE ?\n"));
   CHECK(!strstr(text, "\x1b"));

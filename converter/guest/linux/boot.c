@@ -121,7 +121,7 @@ int gl_convert_bootloader(struct p2v_guest *gg, const struct p2v_convert_options
   for (size_t i = 0; vars[i]; i++) {
     CLEANUP_FREE char *v = gt_var_get(text, vars[i]);
     bool changed = false;
-    CLEANUP_FREE char *nv = v ? gl_rewrite_cmdline(gg, o->target, v, &changed) : NULL;
+    CLEANUP_FREE char *nv = v ? gl_rewrite_cmdline(gg, gl_disk_bus(o), v, &changed) : NULL;
     if (v && !nv)
       return -1;
     if (changed && (gt_var_set(&text, vars[i], nv) == -1 ||

@@ -1,7 +1,8 @@
 /* Disk names in the guest's configuration (fstab, crypttab, resume,
  * grub's device.map): /dev/sda1 and its kind name a controller the VM
- * does not have, so they become UUID= (or the target's own name when the
- * filesystem has no UUID).  Disk N of the source (sdX, hdX, vdX, xvdX
+ * does not have, so they become UUID= (or the name the VM's disk bus
+ * gives it when the filesystem has no UUID: vdX on virtio-blk, sdX on
+ * virtio-scsi and pvscsi).  Disk N of the source (sdX, hdX, vdX, xvdX
  * letter N, cciss c0dN, nvmeN) is the Nth disk given to the appliance.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
@@ -12,7 +13,15 @@
 #include "guest/guest-internal.h"
 #include "log.h"
 
-char *gl_device_spec(struct p2v_guest *gg, enum p2v_target target, const char *spec)
+enum p2v_disk_bus gl_disk_bus(const struct p2v_convert_options *o)
+{
+  if (o->target == P2V_TARGET_VMWARE)
+    return P2V_DISK_BUS_PVSCSI;
+  return o->block_driver == P2V_DISK_BUS_VIRTIO_SCSI ? P2V_DISK_BUS_VIRTIO_SCSI
+                                                     : P2V_DISK_BUS_VIRTIO_BLK;
+}
+
+char *gl_device_spec(struct p2v_guest *gg, enum p2v_disk_bus bus, const char *spec)
 {
   size_t disk;
   unsigned part;
@@ -27,9 +36,9 @@ char *gl_device_spec(struct p2v_guest *gg, enum p2v_target target, const char *s
     if (asprintf(&r, "UUID=%s", uuid) < 0)
       r = NULL;
   } else {
-    /* No UUID (no filesystem, or one without): the name the target's
+    /* No UUID (no filesystem, or one without): the name the VM's
      * controller gives it.  Letters past z are left alone. */
-    if (disk < 26 && asprintf(&r, "/dev/%s%c%.0u", target == P2V_TARGET_KVM ? "vd" : "sd",
+    if (disk < 26 && asprintf(&r, "/dev/%s%c%.0u", bus == P2V_DISK_BUS_VIRTIO_BLK ? "vd" : "sd",
                               (char)('a' + disk), part) < 0)
       r = NULL;
   }
@@ -39,7 +48,7 @@ char *gl_device_spec(struct p2v_guest *gg, enum p2v_target target, const char *s
 
 struct map_ctx {
   struct p2v_guest *gg;
-  enum p2v_target target;
+  enum p2v_disk_bus bus;
   struct p2v_changes *changes;
   const char *area, *path;
 };
@@ -47,7 +56,7 @@ struct map_ctx {
 static char *map_spec(void *opaque, const char *spec)
 {
   struct map_ctx *m = opaque;
-  return gl_device_spec(m->gg, m->target, spec);
+  return gl_device_spec(m->gg, m->bus, spec);
 }
 
 static int report_change(void *opaque, const char *spec, const char *repl, const char *label)
@@ -56,10 +65,10 @@ static int report_change(void *opaque, const char *spec, const char *repl, const
   return p2v_changes_add(m->changes, m->area, m->path, "%s -> %s (%s)", spec, repl, label);
 }
 
-char *gl_rewrite_cmdline(struct p2v_guest *gg, enum p2v_target target, const char *cmdline,
+char *gl_rewrite_cmdline(struct p2v_guest *gg, enum p2v_disk_bus bus, const char *cmdline,
                          bool *changed)
 {
-  struct map_ctx m = { .gg = gg, .target = target };
+  struct map_ctx m = { .gg = gg, .bus = bus };
   return gt_rewrite_cmdline(cmdline, map_spec, &m, changed);
 }
 
@@ -73,7 +82,7 @@ static int rewrite_table(struct p2v_guest *gg, const struct p2v_convert_options 
     return -1;
   if (!text)
     return 0;
-  struct map_ctx m = { .gg = gg, .target = o->target, .changes = changes, .area = area,
+  struct map_ctx m = { .gg = gg, .bus = gl_disk_bus(o), .changes = changes, .area = area,
                        .path = path };
   bool changed;
   CLEANUP_FREE char *out = gt_rewrite_table(text, field, map_spec, &m, report_change, &m,
@@ -101,7 +110,7 @@ static int rewrite_resume(struct p2v_guest *gg, const struct p2v_convert_options
     if (next) *next++ = '\0';
     CLEANUP_FREE char *repl = NULL;
     if (strncmp(line, "RESUME=", 7) == 0)
-      repl = gl_device_spec(gg, o->target, line + 7);
+      repl = gl_device_spec(gg, gl_disk_bus(o), line + 7);
     if (repl) {
       if (gl_buf_printf(&out, "RESUME=%s\n", repl) == -1 ||
           p2v_changes_add(changes, "fstab", path, "%s -> %s (resume)", line + 7, repl) == -1)

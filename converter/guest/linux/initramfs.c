@@ -110,9 +110,9 @@ static int verify(struct p2v_guest *gg, const struct gl_plan *plan, const char *
   list = gl_sh(gg, "listing the new initramfs", cmd);
   if (!list || gl_read(gg, bpath, &builtin) == -1)
     return -1;
-  /* The first plan->drivers are the required ones; check those that the
-   * target cannot boot without: the disk driver and its bus. */
-  for (size_t i = 0; i < plan->ndrivers && i < 2; i++) {
+  /* The first plan->drivers are the required ones, those the VM cannot
+   * boot without: the disk driver, its bus, the SCSI disk driver. */
+  for (size_t i = 0; i < plan->nrequired; i++) {
     const char *d = plan->drivers[i];
     bool found = false;
     size_t n = strlen(d);

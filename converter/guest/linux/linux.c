@@ -10,19 +10,33 @@
 #include "guest/guest-internal.h"
 #include "log.h"
 
-/* The disk drivers the target needs (any one of the first group), then
- * the ones worth having when the kernel has them. */
+/* The disk drivers the VM's disk bus needs (all of the first group),
+ * then the ones worth having when the kernel has them. */
 struct target_drivers {
   const char *name;
-  const char *required[3];     /* all of these */
-  const char *wanted[5];
+  const char *required[4];     /* all of these */
+  const char *wanted[6];
 };
 static const struct target_drivers kvm_drivers = {
   "KVM", { "virtio_blk", "virtio_pci", NULL }, { "virtio_scsi", "virtio_net", "virtio_console", "virtio_rng", NULL }
 };
-static const struct target_drivers vmware_drivers = {
-  "VMware", { "vmw_pvscsi", NULL, NULL }, { "vmxnet3", "mptspi", "ahci", "vmw_vmci", NULL }
+/* --block-driver virtio-scsi: the disks are sdX, so sd_mod too. */
+static const struct target_drivers kvm_scsi_drivers = {
+  "KVM virtio-scsi", { "virtio_scsi", "virtio_pci", "sd_mod", NULL },
+  { "virtio_blk", "virtio_net", "virtio_console", "virtio_rng", NULL }
 };
+static const struct target_drivers vmware_drivers = {
+  "VMware", { "vmw_pvscsi", NULL, NULL }, { "vmxnet3", "mptspi", "ahci", "vmw_vmci", "sd_mod", NULL }
+};
+
+static const struct target_drivers *drivers_for(const struct p2v_convert_options *o)
+{
+  switch (gl_disk_bus(o)) {
+  case P2V_DISK_BUS_VIRTIO_SCSI: return &kvm_scsi_drivers;
+  case P2V_DISK_BUS_PVSCSI: return &vmware_drivers;
+  default: return &kvm_drivers;
+  }
+}
 
 static int cmp_version(const void *a, const void *b)
 {
@@ -40,7 +54,7 @@ void gl_plan_free(struct gl_plan *plan)
 
 int gl_preflight(struct p2v_guest *gg, const struct p2v_convert_options *o, struct gl_plan *plan)
 {
-  const struct target_drivers *td = o->target == P2V_TARGET_KVM ? &kvm_drivers : &vmware_drivers;
+  const struct target_drivers *td = drivers_for(o);
   memset(plan, 0, sizeof *plan);
 
   static const char *const itools[] = { "/usr/sbin/update-initramfs", "/sbin/update-initramfs", NULL };
@@ -72,7 +86,7 @@ int gl_preflight(struct p2v_guest *gg, const struct p2v_convert_options *o, stru
     p2v_error("cannot check the guest's kernels: out of memory");
     goto err;
   }
-  bool wanted_ok[5] = { true, true, true, true, true };
+  bool wanted_ok[6] = { true, true, true, true, true, true };
   const char *missing = NULL, *newest = n ? vers[0] : NULL;
   for (size_t i = 0; i < n; i++) {
     /* Only kernels that are installed (have an image in /boot). */
@@ -128,6 +142,7 @@ int gl_preflight(struct p2v_guest *gg, const struct p2v_convert_options *o, stru
   }
   for (size_t d = 0; td->required[d]; d++)
     plan->drivers[plan->ndrivers++] = td->required[d];
+  plan->nrequired = plan->ndrivers;
   for (size_t d = 0; td->wanted[d]; d++)
     if (wanted_ok[d])
       plan->drivers[plan->ndrivers++] = td->wanted[d];
@@ -183,7 +198,7 @@ static int linux_preflight(struct p2v_guest *gg, const struct p2v_convert_option
   }
   *plan_out = plan;
   p2v_info("converting %s for %s: %zu kernel(s), initramfs by %s", gg->info.product_name,
-           o->target == P2V_TARGET_KVM ? "KVM" : "VMware", plan->nkernels, plan->tool_path);
+           drivers_for(o)->name, plan->nkernels, plan->tool_path);
   return 0;
 }
 
@@ -193,6 +208,10 @@ static int linux_convert(struct p2v_guest *gg, const struct p2v_convert_options 
                          struct p2v_changes *changes)
 {
   (void) plan;
+  gg->hardware = (struct p2v_guest_hardware) {
+    .disk_bus = gl_disk_bus(o),
+    .nic_model = o->target == P2V_TARGET_KVM ? P2V_NIC_VIRTIO : P2V_NIC_VMXNET3,
+  };
   if (gl_convert_devices(gg, o, changes) == -1 ||
       gl_convert_network(gg, o, changes) == -1 ||
       gl_disable_vendor_agents(gg, o, changes) == -1 ||
