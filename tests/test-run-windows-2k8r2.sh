@@ -49,7 +49,10 @@ hivexregedit --export --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$TEST_DIR/SYSTEM" \
     "$cs\\Control\\CriticalDeviceDatabase" >"$TEST_DIR/cdd.reg"
 grep -qi 'CriticalDeviceDatabase\\pci#ven_1af4&dev_1001' "$TEST_DIR/cdd.reg" ||
     { cat "$TEST_DIR/cdd.reg" >&2; fail "no CriticalDeviceDatabase entry for virtio-blk"; }
-grep -qi '"Service"="viostor"' "$TEST_DIR/cdd.reg" || fail "CriticalDeviceDatabase does not name viostor"
+for id in 'pci#ven_1af4&dev_1001' 'pci#ven_1af4&dev_1042&subsys_11001af4&rev_01'; do
+    [ "$(reg_value "$TEST_DIR/SYSTEM" "$cs\\Control\\CriticalDeviceDatabase\\$id" Service)" = viostor ] ||
+        fail "CriticalDeviceDatabase\\$id does not name viostor"
+done
 pass "viostor boot-start in $cs with its CriticalDeviceDatabase entries; ControlSet001 untouched"
 
 for svc in CqMgHost dcstor64; do
@@ -70,13 +73,26 @@ guestfish --ro -a "$disk" -m /dev/sda2 <<'EOF' >"$TEST_DIR/files"
 cat /Windows/System32/drivers/viostor.sys
 ls /Windows/Drivers/VirtIO
 ls /Windows/Drivers/VirtIO/viostor
+ls "/Program Files/p2v/firstboot"
 EOF
+guestfish --ro -a "$disk" -m /dev/sda2 \
+    cat "/Program Files/p2v/firstboot/0002-static-ip-1.cmd" >"$TEST_DIR/static-ip.cmd" ||
+    fail "no static address script"
 grep -qx 'stand-in viostor.sys for 2k8R2' "$TEST_DIR/files" ||
     { cat "$TEST_DIR/files" >&2; fail "System32/drivers/viostor.sys is not the 2k8R2 package's"; }
 for f in balloon viostor vioscsi viostor.inf viostor.cat; do
     grep -qx "$f" "$TEST_DIR/files" || { cat "$TEST_DIR/files" >&2; fail "Drivers/VirtIO lacks $f"; }
 done
 pass "viostor.sys in System32\\drivers, packages in Drivers\\VirtIO"
+grep -qx 0001-pnputil.cmd "$TEST_DIR/files" && grep -qx 0002-static-ip-1.cmd "$TEST_DIR/files" ||
+    { cat "$TEST_DIR/files" >&2; fail "first-boot scripts missing or out of order"; }
+# 2008 R2: netsh, on the adapter with the MAC of the VM's one NIC.
+mac=$(sed -n "s/.*<mac address='\([^']*\)'.*/\1/p" "$out/w8.xml")
+grep -q "MACAddress='$mac'" "$TEST_DIR/static-ip.cmd" ||
+    { cat "$TEST_DIR/static-ip.cmd" >&2; fail "the script does not look for the VM's MAC $mac"; }
+grep -q 'netsh interface ipv4 set address name="%P2V_IF%" static 192.168.10.20 255.255.255.0 192.168.10.1' \
+    "$TEST_DIR/static-ip.cmd" || { cat "$TEST_DIR/static-ip.cmd" >&2; fail "no netsh for the static address"; }
+pass "first boot: pnputil, then netsh for 192.168.10.20 on MAC $mac"
 
 # --- inspection of the result, the metadata ---
 virt-inspector -a "$disk" >"$TEST_DIR/inspect.xml" || fail "virt-inspector fails on the output"

@@ -10,7 +10,8 @@
 #     2k8r2      Windows Server 2008 R2, MBR/BIOS, System Reserved + C:,
 #                Select\Current=2 (ControlSet001 is a stale set with
 #                another computer name), no DriverDatabase, msahci and
-#                LSI_SAS not boot-start, a static IPv4 address, vendor
+#                LSI_SAS not boot-start (a StartOverride each, as 2012 and
+#                later have), a static IPv4 address, vendor
 #                agent services (HPE, Dell) set to start
 #     2k22       Windows Server 2022, GPT/UEFI (ESP with only the Windows
 #                boot manager, MSR, C:), DriverDatabase, Fast Startup on,
@@ -169,6 +170,9 @@ Windows Registry Editor Version 5.00
 "Group"="SCSI miniport"
 "ImagePath"=hex(2):$(win__expand "system32\\DRIVERS\\$ahci.sys")
 
+[$k\\$cs\\Services\\$ahci\\StartOverride]
+"0"=dword:00000003
+
 [$k\\$cs\\Services\\LSI_SAS]
 "Type"=dword:00000001
 "Start"=dword:00000003
@@ -176,7 +180,8 @@ Windows Registry Editor Version 5.00
 "Group"="SCSI miniport"
 "ImagePath"=hex(2):$(win__expand 'system32\DRIVERS\lsi_sas.sys')
 
-[$k\\$cs\\Services\\StartOverride]
+[$k\\$cs\\Services\\LSI_SAS\\StartOverride]
+"0"=dword:00000003
 
 [$k\\$cs\\Services\\Tcpip\\Parameters\\Interfaces\\$WIN_NET_GUID]
 "EnableDHCP"=dword:00000000

@@ -247,9 +247,10 @@ static int windows_convert(struct p2v_guest *gg, const struct p2v_convert_option
   if (!(system = gw_hive_open(plan->system_local, true)) ||
       !(software = gw_hive_open(plan->software_local, true)))
     goto out;
+  /* pnputil first: a NIC's driver must be bound before its address is set. */
   if (gw_registry_convert(gg, o, system, software, plan, changes) == -1 ||
-      gw_convert_static_ips(gg, o, system, plan, fb, changes) == -1 ||
       add_pnputil_script(plan, fb) == -1 ||
+      gw_convert_static_ips(gg, o, system, plan, fb, changes) == -1 ||
       gw_firstboot_install(gg, system, &plan->sys, fb, changes) == -1)
     goto out;
   if (gw_hive_commit(system) == -1 || gw_hive_commit(software) == -1 ||
