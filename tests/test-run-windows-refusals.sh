@@ -53,6 +53,8 @@ disk=$out/$(jq -r '.disks[0].output' "$out/report.json")
 hive_of "$disk" /dev/sda2 SYSTEM "$TEST_DIR/SYSTEM"
 [ "$(reg_value "$TEST_DIR/SYSTEM" 'ControlSet002\Services\msahci' Start)" = 0 ] ||
     fail "msahci is not boot-start"
+[ -z "$(reg_value "$TEST_DIR/SYSTEM" 'ControlSet002\Services\msahci\StartOverride' 0)" ] ||
+    fail "msahci's StartOverride was kept"
 grep -q "bus='sata'" "$out/w8.xml" || fail "w8.xml: the disk is not on SATA"
 grep -q "model type='e1000'" "$out/w8.xml" || fail "w8.xml: the NIC is not e1000"
 pass "no drivers: SATA with msahci boot-start, e1000, warned"

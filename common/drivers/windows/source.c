@@ -268,7 +268,6 @@ struct extract {
   const char *source, *dest;
   win_want_fn want;
   void *opaque;
-  struct archive *a;           /* the archive being read, or NULL: a folder */
 };
 
 /* DEST/lower(PATH), its folders created; NULL with the error reported. */
@@ -401,7 +400,7 @@ static int extract_archive(struct extract *x)
 
 int win_source_extract(const char *source, win_want_fn want, void *opaque, const char *dest)
 {
-  struct extract x = { source, dest, want, opaque, NULL };
+  struct extract x = { source, dest, want, opaque };
   struct stat st;
   if (stat(source, &st) < 0) {
     p2v_error("%s: %m", source);

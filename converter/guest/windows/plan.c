@@ -361,10 +361,8 @@ static int copy_boot_driver(struct p2v_guest *gg, const struct gw_plan *plan,
                          plan->dev.boot_driver, plan->dev.boot_package->inf_path);
 }
 
-int gw_copy_drivers(struct p2v_guest *gg, struct gw_plan *plan, struct gw_firstboot *fb,
-                    struct p2v_changes *changes)
+int gw_copy_drivers(struct p2v_guest *gg, struct gw_plan *plan, struct p2v_changes *changes)
 {
-  (void) fb;
   if (!plan->have_catalog || (plan->npackages == 0 && !plan->dev.boot_package))
     return 0;
   CLEANUP_FREE char *extracted = NULL;

@@ -45,8 +45,7 @@ int gw_plan_devices(struct p2v_guest *gg, const struct p2v_convert_options *o,
                     struct gw_plan *plan);
 /* Copy the boot driver to System32\drivers and the packages to
  * %SystemRoot%\Drivers\VirtIO\<package>\; each recorded.  0 or -1. */
-int gw_copy_drivers(struct p2v_guest *gg, struct gw_plan *plan, struct gw_firstboot *fb,
-                    struct p2v_changes *changes);
+int gw_copy_drivers(struct p2v_guest *gg, struct gw_plan *plan, struct p2v_changes *changes);
 /* The folder name a package gets under Drivers\VirtIO. */
 const char *gw_package_name(const struct win_package *p, char *buf, size_t len);
 

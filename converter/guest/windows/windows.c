@@ -242,7 +242,7 @@ static int windows_convert(struct p2v_guest *gg, const struct p2v_convert_option
   int r = -1;
   if (mount_root(gg, true) == -1)
     goto out;
-  if (gw_copy_drivers(gg, plan, fb, changes) == -1)
+  if (gw_copy_drivers(gg, plan, changes) == -1)
     goto out;
   if (!(system = gw_hive_open(plan->system_local, true)) ||
       !(software = gw_hive_open(plan->software_local, true)))
