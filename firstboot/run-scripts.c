@@ -192,11 +192,14 @@ static int compare_names(const void *a, const void *b)
   return wcscmp(*(wchar_t *const *)a, *(wchar_t *const *)b);
 }
 
-/* The script names in SCRIPTS\*.cmd, sorted; -1 when the folder is not there. */
-static int list_scripts(const wchar_t *scripts, wchar_t **names, size_t *n)
+/* The script names in SCRIPTS\*.cmd, sorted, the first FB_MAX_SCRIPTS
+ * of them (*MORE: how many others wait for a later run); -1 when the
+ * folder cannot be read. */
+static int list_scripts(const wchar_t *scripts, wchar_t **names, size_t *n, size_t *more)
 {
   wchar_t pattern[FB_PATH];
   *n = 0;
+  *more = 0;
   if (!join(pattern, scripts, L"*.cmd", NULL))
     return -1;
   WIN32_FIND_DATAW fd;
@@ -206,9 +209,12 @@ static int list_scripts(const wchar_t *scripts, wchar_t **names, size_t *n)
     return GetLastError() == ERROR_FILE_NOT_FOUND || GetLastError() == ERROR_PATH_NOT_FOUND
              ? 0 : -1;
   do {
-    if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && is_cmd(fd.cFileName) &&
-        *n < FB_MAX_SCRIPTS && (names[*n] = _wcsdup(fd.cFileName)))
+    if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY || !is_cmd(fd.cFileName))
+      continue;
+    if (*n < FB_MAX_SCRIPTS && (names[*n] = _wcsdup(fd.cFileName)))
       (*n)++;
+    else
+      (*more)++;
   } while (FindNextFileW(h, &fd));
   FindClose(h);
   qsort(names, *n, sizeof *names, compare_names);
@@ -375,6 +381,16 @@ int fb_run(const wchar_t *dir, volatile LONG *stop, bool echo)
   if (!join(log_path, dir, L"firstboot.log", NULL) || !join(scripts, dir, L"firstboot", NULL) ||
       !join(state, scripts, L"attempts.txt", NULL))
     return -1;
+  /* One run at a time: the service and an operator's --run-once would
+   * run the same scripts twice. */
+  HANDLE running = CreateMutexW(NULL, FALSE, L"Global\\p2v-firstboot-run");
+  if (running && GetLastError() == ERROR_ALREADY_EXISTS) {
+    CloseHandle(running);
+    if (echo)
+      fprintf(stderr, "p2v-firstboot: another run is in progress (the service?): wait until "
+                      "firstboot.log says done, then try again\n");
+    return -1;
+  }
   struct fb_log log = { .echo = echo, .serial = open_serial() };
   log.file = CreateFileW(log_path, FILE_APPEND_DATA, FILE_SHARE_READ, NULL, OPEN_ALWAYS,
                          FILE_ATTRIBUTE_NORMAL, NULL);
@@ -382,9 +398,9 @@ int fb_run(const wchar_t *dir, volatile LONG *stop, bool echo)
   log_line(&log, "p2v-firstboot: started");
 
   wchar_t *names[FB_MAX_SCRIPTS];
-  size_t n;
+  size_t n, more;
   int left = 0;
-  if (list_scripts(scripts, names, &n) == -1) {
+  if (list_scripts(scripts, names, &n, &more) == -1) {
     log_line(&log, "cannot list the scripts in %ls (error %lu)", scripts, GetLastError());
     left = -1;
   } else {
@@ -398,6 +414,7 @@ int fb_run(const wchar_t *dir, volatile LONG *stop, bool echo)
       free(names[i]);
     }
     attempts_free(&attempts);
+    left += (int)more;            /* beyond this run's list: not removed yet */
     if (stop && *stop)
       log_line(&log, "stopped: %d script(s) left for the next start", left);
     else if (left > 0)
@@ -411,5 +428,7 @@ int fb_run(const wchar_t *dir, volatile LONG *stop, bool echo)
     CloseHandle(log.file);
   if (log.serial != INVALID_HANDLE_VALUE)
     CloseHandle(log.serial);
+  if (running)
+    CloseHandle(running);
   return left;
 }

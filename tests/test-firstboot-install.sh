@@ -16,6 +16,20 @@ tool=$P2V_BUILD_DIR/tests/firstboot-install
 export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 wine_setup                      # skips early when wine or the exe is missing
 
+# Without p2v-firstboot.exe (a build without mingw-w64) a Windows guest is
+# refused with one line, before anything is written.
+mkdir -p "$TEST_DIR/bin"
+cp "$tool" "$TEST_DIR/bin/"
+if [ ! -e /usr/share/p2v/p2v-firstboot.exe ] && [ ! -e /usr/local/share/p2v/p2v-firstboot.exe ]; then
+    expect_error "^firstboot-install: cannot convert a Windows guest: the first-boot service p2v-firstboot\.exe is missing \(share/p2v/ beside p2v-convert\): build p2v with mingw-w64 \(x86_64-w64-mingw32-gcc\) installed$" \
+        "$TEST_DIR/bin/firstboot-install" --preflight-only
+fi
+"$tool" --preflight-only || fail "the build tree's share/p2v/p2v-firstboot.exe was not found"
+expect_error "^firstboot-install: cannot read the first-boot service $TEST_DIR/none\.exe: No such file or directory$" \
+    "$tool" --exe "$TEST_DIR/none.exe" --preflight-only
+echo "not a program" > "$TEST_DIR/text.exe"
+expect_error "is not a Windows program" "$tool" --exe "$TEST_DIR/text.exe" --preflight-only
+
 img=$TEST_DIR/c.img
 truncate -s 64M "$img"
 mkntfs -F -f -q -L C "$img" >/dev/null 2>&1 || fail "mkntfs failed"

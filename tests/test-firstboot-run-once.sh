@@ -103,4 +103,20 @@ expect_count 2 "no service p2v-firstboot is registered: nothing to remove"
 run1=$(awk '/p2v-firstboot: started/{n++} n==1 && / attempt /{print $1}' "$log" | tr '\n' ' ')
 [ "$run1" = "0001-write.cmd: 0002-flaky.cmd: 0003-always.cmd: 0004-write.cmd: " ] ||
     fail "first run's log order: $run1"
+# One run at a time: a second --run-once while one runs refuses, in one line.
+crlf "$fb/0006-wait.cmd" <<'CMD'
+@echo off
+echo waiting for ..\go
+:again
+if not exist ..\go goto again
+CMD
+(cd "$TEST_DIR" && timeout 60 "$WINELOADER" "$dir/p2v-firstboot.exe" --run-once) > "$TEST_DIR/first" 2>&1 &
+first=$!
+for ((i = 0; i < 200; i++)); do grep -q "waiting for" "$dir/firstboot.log" && break; sleep 0.1; done
+grep -q "waiting for" "$dir/firstboot.log" || fail "0006-wait.cmd did not start"
+expect_error "^p2v-firstboot: another run is in progress \(the service\?\): wait until firstboot.log says done, then try again" \
+    "$WINELOADER" "$dir/p2v-firstboot.exe" --run-once
+touch "$dir/go"
+wait "$first" || fail "the first run failed: $(cat "$TEST_DIR/first")"
+[ -f "$fb/done/0006-wait.cmd" ] || fail "0006-wait.cmd is not done"
 pass "--run-once: name order, 3 attempts at most, log, done\\ and failed\\"

@@ -4,7 +4,8 @@
 # afterwards); (2) registered with the registry values the converter
 # writes (Services\p2v-firstboot: Type 0x10, Start 2, ImagePath quoted ...),
 # it starts by itself at "boot" (a new wineserver), keeps itself while a
-# script still fails, runs it again at the next boot, then removes itself.
+# script still fails, runs it again at the next boot, then removes itself;
+# COM1 (a pty) gets the lines the boot test waits for.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/wine-helpers.sh"
 wine_setup
@@ -30,7 +31,7 @@ wait_log() {
 # wait_gone: until sc query says the service does not exist.
 wait_gone() {
     local i
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 40; i++)); do
         sc query p2v-firstboot || return 0
         sleep 0.2
     done
@@ -76,6 +77,7 @@ Windows Registry Editor Version 5.00
 REG
 wine_run regedit /S "$(wine_run winepath -w "$TEST_DIR/service.reg" 2>/dev/null)" ||
     fail "regedit could not import the service's entries"
+wine_com1 "$TEST_DIR/com1.txt"   # what the converter's boot test reads
 wine_reboot
 sc query p2v-firstboot || fail "the registered service is unknown: $(cat "$TEST_DIR/sc.out")"
 wait_log 1                      # it started by itself
@@ -88,4 +90,12 @@ wait_log 2
 wait_gone
 [ "$(grep -c run "$dir/runs.txt")" -eq 2 ] || fail "the script ran $(grep -c run "$dir/runs.txt") times, expected 2"
 [ -f "$dir/firstboot/done/0001-once-bad.cmd" ] || fail "the retried script is not in done\\"
+sleep 0.3
+com1=$(tr -d '\r' < "$TEST_DIR/com1.txt")
+expected_com1="p2v-firstboot: started
+p2v-firstboot: 0001-once-bad.cmd failed (exit code 3), attempt 1 of 3
+p2v-firstboot: done
+p2v-firstboot: started
+p2v-firstboot: done"
+[ "$com1" = "$expected_com1" ] || fail "COM1 says: $com1"
 pass "p2v-firstboot: sc start and boot start, retry at the next boot, self-removal"

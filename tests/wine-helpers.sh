@@ -9,6 +9,9 @@
 #   wine_reboot         stop the wineserver and every wine process, start
 #                       a new one: the next wine process starts the
 #                       service manager, which starts auto-start services
+#   wine_com1 FILE      what Windows programs write to COM1 from the next
+#                       boot on goes to FILE (a pty read in the background;
+#                       wine's Ports key points COM1 at it)
 #   FIRSTBOOT_EXE       the built p2v-firstboot.exe (skip when missing)
 
 : "${P2V_TEST_CACHE:=/var/cache/p2v-test}"
@@ -84,3 +87,35 @@ wine_reboot() {
     "$WINESERVER" -w 2>/dev/null || true
     "$WINESERVER" -p
 }
+
+wine_com1() {
+    local out=$1 link=$TEST_DIR/com1
+    : > "$out"
+    "$PYTHON" - "$link" "$out" <<'PY' &
+import os, pty, select, sys, time, tty
+master, slave = pty.openpty()
+tty.setraw(slave)
+os.symlink(os.ttyname(slave), sys.argv[1])
+with open(sys.argv[2], "ab") as out:
+    end = time.time() + 300          # bounded, and killed at the test's end
+    while time.time() < end:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            out.write(data)
+            out.flush()
+PY
+    WINE_COM1_PID=$!
+    cleanup wine__stop_com1
+    local i
+    for ((i = 0; i < 50; i++)); do [ -L "$link" ] && break; sleep 0.1; done
+    [ -L "$link" ] || fail "no pty for COM1"
+    printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\Software\\Wine\\Ports]\r\n"COM1"="%s"\r\n' \
+        "$link" > "$TEST_DIR/ports.reg"
+    wine_run regedit /S "$(wine_run winepath -w "$TEST_DIR/ports.reg" 2>/dev/null)" ||
+        fail "cannot point wine's COM1 at $link"
+}
+
+wine__stop_com1() { kill "$WINE_COM1_PID" 2>/dev/null; wait "$WINE_COM1_PID" 2>/dev/null; return 0; }

@@ -4,6 +4,7 @@
  * edited and committed), and print each change as "AREA|FILE|TEXT".
  *   firstboot-install [--exe FILE] [--control-set NAME] [--mkdir DIR]...
  *                     [--write PATH=TEXT]... IMAGE HIVE ROUND...
+ *   firstboot-install [--exe FILE] --preflight-only   (finding the exe only)
  * IMAGE: a raw image holding one NTFS filesystem (no partition table),
  * mounted as C:.  HIVE: a SYSTEM hive file on the host.  Each ROUND is
  * "NAME=CMD,NAME=CMD..." (the scripts that conversion adds).  --mkdir and
@@ -63,12 +64,15 @@ int main(int argc, char **argv)
     return 1;
   const char *mkdirs[16], *writes[16];
   size_t nmkdirs = 0, nwrites = 0;
+  bool preflight_only = false;
   int i;
   for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
     if (strcmp(argv[i], "--exe") == 0 && i + 1 < argc)
       exe = argv[++i];
     else if (strcmp(argv[i], "--control-set") == 0 && i + 1 < argc)
       snprintf(sys.control_set, sizeof sys.control_set, "%s", argv[++i]);
+    else if (strcmp(argv[i], "--preflight-only") == 0)
+      preflight_only = true;
     else if (strcmp(argv[i], "--mkdir") == 0 && i + 1 < argc && nmkdirs < 16)
       mkdirs[nmkdirs++] = argv[++i];
     else if (strcmp(argv[i], "--write") == 0 && i + 1 < argc && nwrites < 16)
@@ -77,6 +81,14 @@ int main(int argc, char **argv)
       p2v_error("unknown option %s", argv[i]);
       return 1;
     }
+  }
+  if (preflight_only) {
+    struct p2v_convert_options o = { .firstboot_exe = exe };
+    struct gw_firstboot *fb = gw_firstboot_new();
+    int r = fb ? gw_firstboot_preflight(fb, &o) : -1;
+    gw_firstboot_free(fb);
+    guestfs_close(g);
+    return r == 0 ? 0 : 1;
   }
   if (argc - i < 3) {
     p2v_error("usage: firstboot-install [OPTIONS] IMAGE HIVE ROUND...");

@@ -13,7 +13,7 @@
 
 #include "cleanup.h"
 #include "log.h"
-#include "windows-internal.h"
+#include "guest/windows/windows-internal.h"
 
 #define FIRSTBOOT_EXE      "p2v-firstboot.exe"
 #define FIRSTBOOT_SERVICE  "p2v-firstboot"
@@ -322,8 +322,8 @@ static char *windows_path(const struct gw_system *sys, const char *guest_path)
   return p;
 }
 
-static int register_service(struct gw_hive *system, const struct gw_system *sys,
-                            const char *exe_windows, struct p2v_changes *changes)
+int gw_firstboot_register(struct gw_hive *system, const struct gw_system *sys,
+                          const char *exe_windows, struct p2v_changes *changes)
 {
   CLEANUP_FREE char *key = NULL, *image_path = NULL, *file = NULL;
   if (asprintf(&key, "%s\\Services\\" FIRSTBOOT_SERVICE, sys->control_set) < 0 ||
@@ -408,5 +408,5 @@ int gw_firstboot_install(struct p2v_guest *gg, struct gw_hive *system,
     p2v_error("cannot register the first-boot service: out of memory");
     return -1;
   }
-  return register_service(system, sys, exe_windows, changes);
+  return gw_firstboot_register(system, sys, exe_windows, changes);
 }

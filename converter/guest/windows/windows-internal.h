@@ -192,6 +192,12 @@ int gw_firstboot_add(struct gw_firstboot *fb, const char *name, const char *cmd)
 int gw_firstboot_install(struct p2v_guest *gg, struct gw_hive *system,
                          const struct gw_system *sys, struct gw_firstboot *fb,
                          struct p2v_changes *changes);
+/* The registration alone (install's last step, tested on its own):
+ * Services\p2v-firstboot in sys->control_set, ImagePath EXE_WINDOWS
+ * ("C:\Program Files\p2v\p2v-firstboot.exe") quoted, recorded only when
+ * something changed.  0 or -1. */
+int gw_firstboot_register(struct gw_hive *system, const struct gw_system *sys,
+                          const char *exe_windows, struct p2v_changes *changes);
 void gw_firstboot_free(struct gw_firstboot *fb);
 
 #endif
