@@ -32,7 +32,8 @@ out=$TEST_DIR/kvm
     { cat "$TEST_DIR/err" >&2; fail "p2v-convert run failed"; }
 grep -q '^p2v-convert: warning: Fast Startup is on' "$TEST_DIR/err" ||
     { cat "$TEST_DIR/err" >&2; fail "no Fast Startup warning"; }
-grep -q '^p2v-convert: warning: the source has 1 group policies applied' "$TEST_DIR/err" ||
+grep -q '^p2v-convert: warning: the source has 1 group policies applied from the domain example.com' \
+    "$TEST_DIR/err" ||
     { cat "$TEST_DIR/err" >&2; fail "no group policy warning"; }
 grep -q '^p2v-convert: warning: the source has antivirus software (Symantec Endpoint Protection)' \
     "$TEST_DIR/err" || { cat "$TEST_DIR/err" >&2; fail "no antivirus warning"; }

@@ -119,8 +119,14 @@ EOF
 "DisplayName"="Symantec Endpoint Protection"
 "DisplayVersion"="14.3"
 
-[$k\\Microsoft\\Windows\\CurrentVersion\\Group Policy\\History\\{35378EAC-683F-11D2-A89A-00C04FBBCFA2}]
-"GPOLink"=dword:00000001
+[$k\\Microsoft\\Windows\\CurrentVersion\\Group Policy\\State\\Machine]
+"Distinguished-Name"="CN=W2K22-SRV,OU=Servers,DC=example,DC=com"
+
+[$k\\Microsoft\\Windows\\CurrentVersion\\Group Policy\\State\\Machine\\GPO-List\\0]
+"GPOName"="Default Domain Policy"
+
+[$k\\Microsoft\\Windows\\CurrentVersion\\Group Policy\\State\\Machine\\GPO-List\\1]
+"GPOName"="Local Group Policy"
 EOF
 }
 
