@@ -38,3 +38,16 @@ expect_refusal() {
     no_disk_outputs "$dir"
     [ "$(report_phase "$dir" copy)" = absent ] || fail "$dir: the copy ran"
 }
+
+# refuse VARIANT CODE PATTERN [RUN-ARGS...]: the phony guest VARIANT,
+# served by p2v-agent, is refused (expect_refusal) into $TEST_DIR/VARIANT.
+refuse() {
+    local variant=$1 code=$2 pattern=$3 img port
+    shift 3
+    img=$(guest_windows "$variant") || fail "no phony guest $variant"
+    port=$(free_port)
+    start_agent "$port" "$img"
+    expect_refusal "$code" "$pattern" "$TEST_DIR/$variant" \
+        --source "nbd://127.0.0.1:$port" --target kvm "$@"
+    pass "$variant: $(run_errors "$TEST_DIR/err")"
+}
