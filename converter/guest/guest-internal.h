@@ -45,8 +45,9 @@ struct p2v_guest_converter {
 const struct p2v_guest_converter *p2v_guest_find_converter(const struct p2v_guest_info *info,
                                                            enum p2v_guest_failure *why);
 
-/* guest-linux.c */
+/* linux/linux.c, windows/windows.c */
 extern const struct p2v_guest_converter p2v_guest_converter_linux;
+extern const struct p2v_guest_converter p2v_guest_converter_windows;
 
 /* guest-launch.c: add the overlays and launch, KVM first, then TCG. */
 guestfs_h *p2v_guest_launch(const struct p2v_guest_disk *disks, size_t ndisks);

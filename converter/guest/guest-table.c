@@ -1,6 +1,6 @@
 /* The guest converters: which one takes the inspected OS, and the order
  * its steps run in (preflight, convert, post-convert) — after virt-v2v's
- * CONVERT interface.  A Windows converter is one more entry.
+ * CONVERT interface.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 static const struct p2v_guest_converter *const converters[] = {
   &p2v_guest_converter_linux,
+  &p2v_guest_converter_windows,
 };
 #define NCONVERTERS (sizeof converters / sizeof converters[0])
 
@@ -27,10 +28,6 @@ const struct p2v_guest_converter *p2v_guest_find_converter(const struct p2v_gues
     }
   }
   *why = P2V_GUEST_UNSUPPORTED;
-  if (strcmp(info->type, "windows") == 0) {
-    p2v_error("the source runs %s: Windows conversion is not supported yet", info->product_name);
-    return NULL;
-  }
   char names[128] = "";
   for (size_t i = 0; i < NCONVERTERS; i++) {
     size_t len = strlen(names);

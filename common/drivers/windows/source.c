@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <archive.h>
 #include <archive_entry.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -255,4 +256,153 @@ int win_source_walk(const char *source, win_inf_fn inf_fn, win_file_fn file_fn, 
     return walk_dir(&w, fd, "", 0);
   }
   return walk_archive(&w);
+}
+
+/* ---- extracting chosen files (the converter copies packages out) ---- */
+
+struct extract {
+  const char *source, *dest;
+  win_want_fn want;
+  void *opaque;
+};
+
+/* DEST/lower(PATH), its folders created; NULL with the error reported. */
+static char *extract_target(const struct extract *x, const char *path)
+{
+  char *out;
+  if (strstr(path, "..") || asprintf(&out, "%s/%s", x->dest, path) < 0) {
+    p2v_error("%s: cannot extract %s: bad name or out of memory", x->source, path);
+    return NULL;
+  }
+  for (char *p = out + strlen(x->dest) + 1; *p; p++) {
+    *p = (char) tolower((unsigned char) *p);
+    if (*p == '/') {
+      *p = '\0';
+      int r = mkdir(out, 0700);
+      *p = '/';
+      if (r < 0 && errno != EEXIST) {
+        p2v_error("%s: cannot create a folder for %s: %m", x->dest, path);
+        free(out);
+        return NULL;
+      }
+    }
+  }
+  return out;
+}
+
+/* Copy what READ_FN gives to OUT, at most WIN_MAX_EXTRACT bytes. */
+static int extract_stream(const struct extract *x, const char *path, const char *out,
+                          ssize_t (*read_fn)(void *ctx, void *buf, size_t len), void *ctx)
+{
+  CLEANUP_CLOSE int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    p2v_error("%s: cannot create %s: %m", x->dest, out);
+    return -1;
+  }
+  char buf[65536];
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = read_fn(ctx, buf, sizeof buf);
+    if (n < 0) {
+      p2v_error("%s: cannot read %s", x->source, path);
+      return -1;
+    }
+    if (n == 0)
+      return 0;
+    total += n;
+    if (total > WIN_MAX_EXTRACT) {
+      p2v_error("%s: %s is larger than %u bytes; not a driver file", x->source, path,
+                WIN_MAX_EXTRACT);
+      return -1;
+    }
+    if (write(fd, buf, n) != n) {
+      p2v_error("%s: cannot write %s: %m", x->dest, out);
+      return -1;
+    }
+  }
+}
+
+static int extract_folder_file(const char *path, void *opaque)
+{
+  const struct extract *x = opaque;
+  if (!x->want(path, x->opaque))
+    return 0;
+  CLEANUP_FREE char *out = extract_target(x, path), *in = NULL;
+  if (!out)
+    return -1;
+  if (asprintf(&in, "%s/%s", x->source, path) < 0) {
+    p2v_error("%s: out of memory", x->source);
+    return -1;
+  }
+  CLEANUP_CLOSE int fd = open(in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    p2v_error("%s: cannot open %s: %m", x->source, path);
+    return -1;
+  }
+  return extract_stream(x, path, out, read_from_fd, &fd);
+}
+
+static int extract_folder_inf(const char *path, const uint8_t *data, size_t size, void *opaque)
+{
+  (void) data; (void) size;
+  return extract_folder_file(path, opaque);
+}
+
+static int extract_archive(struct extract *x)
+{
+  struct archive *a = archive_read_new();
+  if (!a) {
+    p2v_error("%s: out of memory", x->source);
+    return -1;
+  }
+  archive_read_support_format_zip(a);
+  archive_read_support_format_iso9660(a);
+  archive_read_support_format_tar(a);
+  archive_read_support_format_7zip(a);
+  archive_read_support_filter_all(a);
+  if (archive_read_open_filename(a, x->source, 65536) != ARCHIVE_OK) {
+    p2v_error("%s: not a folder, .zip or ISO image: %s", x->source, archive_error_string(a));
+    archive_read_free(a);
+    return -1;
+  }
+  int r = 0;
+  size_t entries = 0;
+  struct archive_entry *e;
+  while (r == 0) {
+    int s = archive_read_next_header(a, &e);
+    if (s == ARCHIVE_EOF)
+      break;
+    if ((s != ARCHIVE_OK && s != ARCHIVE_WARN) || ++entries > WIN_MAX_FILES) {
+      p2v_error("%s: broken archive: %s", x->source,
+                archive_error_string(a) ? archive_error_string(a) : "too many files");
+      r = -1;
+      break;
+    }
+    const char *path = archive_entry_pathname(e);
+    if (archive_entry_filetype(e) != AE_IFREG || !path)
+      continue;
+    while (path[0] == '.' && path[1] == '/')
+      path += 2;
+    while (path[0] == '/')
+      path++;
+    if (!x->want(path, x->opaque))
+      continue;
+    CLEANUP_FREE char *out = extract_target(x, path);
+    r = out ? extract_stream(x, path, out, read_from_archive, a) : -1;
+  }
+  archive_read_free(a);
+  return r;
+}
+
+int win_source_extract(const char *source, win_want_fn want, void *opaque, const char *dest)
+{
+  struct extract x = { source, dest, want, opaque };
+  struct stat st;
+  if (stat(source, &st) < 0) {
+    p2v_error("%s: %m", source);
+    return -1;
+  }
+  if (!S_ISDIR(st.st_mode))
+    return extract_archive(&x);
+  return win_source_walk(source, extract_folder_inf, extract_folder_file, &x);
 }

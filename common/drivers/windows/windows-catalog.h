@@ -45,6 +45,13 @@ typedef int (*win_file_fn)(const char *path, void *opaque);
 /* -1 with one p2v_error line when SOURCE cannot be read. */
 int win_source_walk(const char *source, win_inf_fn inf_fn, win_file_fn file_fn, void *opaque);
 
+/* Which files to extract: PATH as the walk gives it. */
+typedef bool (*win_want_fn)(const char *path, void *opaque);
+#define WIN_MAX_EXTRACT (256u << 20)   /* bytes of one extracted file */
+/* Copy the files of SOURCE that WANT accepts to DEST/PATH, PATH in lower
+ * case (folders created).  0, or -1 with one p2v_error line. */
+int win_source_extract(const char *source, win_want_fn want, void *opaque, const char *dest);
+
 /* ---- windows-catalog.c: hardware IDs -> driver packages ---- */
 
 struct win_package {
