@@ -15,6 +15,10 @@
 #                    but no console=ttyS0 on the kernel command line, and
 #                    an enabled fake HPE agent (hp-health.service).
 #                    root's password is "p2v".
+#   guest_debian12_novirtio
+#                    a qcow2 overlay on the cached Debian guest whose
+#                    kernel has no virtio_blk (its line is gone from
+#                    modules.dep): rebuilt with the Debian guest.
 #   guest_no_os      an ext4 filesystem with some files and no OS.
 #   guest_arm64      a Linux root whose binaries are aarch64 ELF files
 #                    (inspection: arch aarch64, so not convertible).
@@ -30,14 +34,16 @@ guest_cache_key() {
         sha256sum | cut -c1-16
 }
 
-# guest__cached NAME BUILDER [FUNCTION...]: the cached image NAME-KEY.raw,
-# built by BUILDER OUT.part under an exclusive lock (parallel tests wait
-# for one build), then renamed, so a cached image is always complete.
+# guest__cached NAME[.EXT] BUILDER [FUNCTION...]: the cached image
+# NAME-KEY.EXT (EXT: raw unless given), built by BUILDER OUT.part under an
+# exclusive lock (parallel tests wait for one build), then renamed, so a
+# cached image is always complete.
 guest__cached() {
-    local name=$1 builder=$2 key out
+    local name=${1%.*} ext=raw builder=$2 key out
+    [ "$name" = "$1" ] || ext=${1##*.}
     key=$(guest_cache_key "${@:2}")
     mkdir -p "$P2V_TEST_CACHE"
-    out=$P2V_TEST_CACHE/$name-$key.raw
+    out=$P2V_TEST_CACHE/$name-$key.$ext
     (
         flock -x 9
         if [ ! -s "$out" ]; then
@@ -47,7 +53,7 @@ guest__cached() {
             "$builder" "$out.part" >&2 || { rm -f "$out.part"; exit 1; }
             mv -f "$out.part" "$out"
             # Images of older recipes are not needed any more.
-            find "$P2V_TEST_CACHE" -maxdepth 1 -name "$name-*.raw" ! -path "$out" -delete
+            find "$P2V_TEST_CACHE" -maxdepth 1 -name "$name-*.$ext" ! -path "$out" -delete
             echo "guest-helpers: built $name in $((SECONDS - t0)) s" >&2
         fi
     ) 9>"$P2V_TEST_CACHE/$name.lock" || return 1
@@ -68,6 +74,11 @@ guest_serve() {
 
 guest_debian12() { guest__cached debian12 guest__build_debian12 guest__debian12_steps; }
 guest_no_os()    { guest__cached no-os guest__build_no_os; }
+# Keyed by the Debian recipe too: its backing file is that image.
+guest_debian12_novirtio() {
+    guest__cached novirtio.qcow2 guest__build_novirtio \
+        guest__build_debian12 guest__debian12_steps
+}
 guest_arm64()    { guest__cached arm64 guest__build_arm64; }
 
 # The Debian guest's layout (bytes): 1 MiB gap, root, swap.
@@ -193,6 +204,16 @@ EOF
         cat /boot/grub/grub.cfg >"$work/grub.cfg" || return 1
     grep -q 'root=/dev/sda1' "$work/grub.cfg" ||
         { echo "guest-helpers: grub.cfg does not use root=/dev/sda1" >&2; return 1; }
+}
+
+# The Debian guest with virtio_blk gone from its kernel's modules.dep (the
+# conversion's preflight must refuse it), as an overlay: a few MiB.
+guest__build_novirtio() {
+    local out=$1 base
+    base=$(guest_debian12) || return 1
+    qemu-img create -q -f qcow2 -F raw -b "$base" "$out" || return 1
+    LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish -a "$out" -i \
+        sh "sed -i '/virtio_blk/d' /lib/modules/*/modules.dep" >/dev/null
 }
 
 guest__build_no_os() {
