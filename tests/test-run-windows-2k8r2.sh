@@ -105,7 +105,9 @@ grep -q '<arch>x86_64</arch>' "$TEST_DIR/inspect.xml" || fail "virt-inspector: n
 pass "virt-inspector: same product, same control set"
 virt-xml-validate "$out/w8.xml" domain >/dev/null || fail "w8.xml does not validate"
 grep -q "bus='virtio'" "$out/w8.xml" || fail "w8.xml: the disk is not on virtio"
-pass "libvirt XML validates, disk on virtio"
+grep -q "<clock offset='localtime'>" "$out/w8.xml" ||
+    fail "w8.xml: the clock is not local time (RealTimeIsUniversal is not set)"
+pass "libvirt XML validates, disk on virtio, clock in local time"
 [ "$(sha256sum <"$img")" = "$sum_before" ] || fail "the source image changed"
 
 # --- the converted disk through run again: nothing appended twice ---

@@ -500,6 +500,8 @@ static void qemu_args(struct args *a, const struct p2v_vm *vm, const char *work,
   arg(a, "%u", vm->vcpus < MAX_CPUS ? vm->vcpus : MAX_CPUS);
   arg(a, "-m");
   arg(a, "%llu", mib);
+  arg(a, "-rtc");              /* as the VM metadata says: Windows keeps local time */
+  arg(a, p2v_vm_rtc_localtime(vm) ? "base=localtime" : "base=utc");
   arg(a, "-display");
   arg(a, "none");
   arg(a, "-vga");

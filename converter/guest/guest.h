@@ -73,6 +73,7 @@ struct p2v_convert_options {
 struct p2v_guest_hardware {
   enum p2v_disk_bus disk_bus;
   enum p2v_nic_model nic_model;
+  enum p2v_rtc rtc;            /* Windows: from RealTimeIsUniversal; DEFAULT otherwise */
 };
 const struct p2v_guest_hardware *p2v_guest_hardware(const struct p2v_guest *g);
 

@@ -71,6 +71,7 @@ int run_describe_vm(struct run *run, struct run_vm *v)
   v->vm = (struct p2v_vm) {
     .name = run->name, .target = run->target,
     .disk_bus = run->hardware.disk_bus, .nic_model = run->hardware.nic_model,
+    .rtc = run->hardware.rtc,
     .vcpus = vcpus ? vcpus : DEFAULT_VCPUS,
     .memory_bytes = memory ? memory : DEFAULT_MEMORY,
     .uefi = run->guest.uefi, .os_type = run->guest.type, .osinfo = run->guest.osinfo,

@@ -6,6 +6,7 @@
  * virtio device at all.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stddef.h>
+#include <string.h>
 
 #include "log.h"
 #include "vm/vm-internal.h"
@@ -22,6 +23,13 @@ enum p2v_nic_model p2v_vm_nic_model(const struct p2v_vm *vm)
   if (vm->nic_model != P2V_NIC_DEFAULT)
     return vm->nic_model;
   return vm->target == P2V_TARGET_VMWARE ? P2V_NIC_VMXNET3 : P2V_NIC_VIRTIO;
+}
+
+bool p2v_vm_rtc_localtime(const struct p2v_vm *vm)
+{
+  if (vm->rtc != P2V_RTC_DEFAULT)
+    return vm->rtc == P2V_RTC_LOCALTIME;
+  return vm->os_type && strcmp(vm->os_type, "windows") == 0;
 }
 
 const char *p2v_disk_bus_name(enum p2v_disk_bus bus)

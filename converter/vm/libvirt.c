@@ -9,7 +9,8 @@
  *    enforced it is not known and an unsigned loader must still boot.
  *  - cpu host-model: the guest keeps the host CPU's features (it must not
  *    run slower than on its old hardware) and stays migratable.
- *  - clock: utc for Linux, localtime for Windows (whose RTC is local).
+ *  - clock: utc for Linux, localtime for Windows (whose RTC is local)
+ *    unless it was converted with RealTimeIsUniversal=1.
  *  - disks on the VM's bus: virtio-blk (vdX) by default, virtio-scsi (one
  *    virtio-scsi controller, sdX) or SATA (sdX, libvirt adds the AHCI
  *    controller); NICs virtio by default, or e1000/e1000e, on network
@@ -117,7 +118,8 @@ static int build(const struct p2v_vm *vm, const void *ctx, FILE *fp)
               "  <clock offset='%s'>\n"
               "    <timer name='rtc' tickpolicy='catchup'/>\n"
               "    <timer name='pit' tickpolicy='delay'/>\n"
-              "    <timer name='hpet' present='no'/>\n", windows ? "localtime" : "utc");
+              "    <timer name='hpet' present='no'/>\n",
+          p2v_vm_rtc_localtime(vm) ? "localtime" : "utc");
   if (windows)
     fputs("    <timer name='hypervclock' present='yes'/>\n", fp);
   fputs("  </clock>\n"

@@ -27,6 +27,11 @@ enum p2v_nic_model {
   P2V_NIC_DEFAULT, P2V_NIC_VIRTIO, P2V_NIC_E1000, P2V_NIC_E1000E, P2V_NIC_VMXNET3,
 };
 
+/* What the guest keeps in its real-time clock.  DEFAULT: local time for
+ * Windows (its default), UTC otherwise; a Windows guest converted with
+ * RealTimeIsUniversal=1 says UTC. */
+enum p2v_rtc { P2V_RTC_DEFAULT, P2V_RTC_UTC, P2V_RTC_LOCALTIME };
+
 struct p2v_vm_disk {
   const char *path;            /* output image, as written in the metadata (relative to the out dir) */
   const char *format;          /* "qcow2", "raw", "vmdk", "vmdk-stream" */
@@ -45,6 +50,7 @@ struct p2v_vm {
   enum p2v_target target;
   enum p2v_disk_bus disk_bus;  /* DEFAULT: the target's (KVM virtio-blk, VMware pvscsi) */
   enum p2v_nic_model nic_model;      /* DEFAULT: the target's (KVM virtio, VMware vmxnet3) */
+  enum p2v_rtc rtc;                  /* DEFAULT: local time for Windows, else UTC */
   unsigned vcpus;
   uint64_t memory_bytes;
   bool uefi;
@@ -77,6 +83,8 @@ int p2v_vm_write_ova(const struct p2v_vm *vm, const char *out_dir, const char *p
 /* vm's disk bus and NIC model with DEFAULT resolved to the target's own. */
 enum p2v_disk_bus p2v_vm_disk_bus(const struct p2v_vm *vm);
 enum p2v_nic_model p2v_vm_nic_model(const struct p2v_vm *vm);
+/* Does the VM's RTC run in local time (DEFAULT resolved)? */
+bool p2v_vm_rtc_localtime(const struct p2v_vm *vm);
 /* "virtio-blk", "virtio-scsi", "sata", "lsi-sas", "pvscsi"; "default" */
 const char *p2v_disk_bus_name(enum p2v_disk_bus bus);
 /* "virtio", "e1000", "e1000e", "vmxnet3"; "default" */

@@ -98,6 +98,18 @@ int main(void)
   expect(&vm, L("\nahci,id=ctrl0\n", "\nide-hd,bus=ctrl0.0,drive=disk0,bootindex=1\n",
                 "model=vmxnet3,"), L("virtio", "scsi"));
 
+  /* The RTC as the metadata says: UTC for Linux, local time for Windows
+   * unless it was converted with RealTimeIsUniversal=1. */
+  vm = make_vm(P2V_TARGET_KVM, P2V_DISK_BUS_DEFAULT, P2V_NIC_DEFAULT, 1);
+  expect(&vm, L("\n-rtc\nbase=utc\n"), L("localtime"));
+  vm.os_type = "windows";
+  expect(&vm, L("\n-rtc\nbase=localtime\n"), L("base=utc"));
+  vm.rtc = P2V_RTC_UTC;
+  expect(&vm, L("\n-rtc\nbase=utc\n"), L("localtime"));
+  vm.os_type = "linux";
+  vm.rtc = P2V_RTC_LOCALTIME;
+  expect(&vm, L("\n-rtc\nbase=localtime\n"), L("base=utc"));
+
   /* What the target cannot have is refused, not booted. */
   vm = make_vm(P2V_TARGET_VMWARE, P2V_DISK_BUS_VIRTIO_BLK, P2V_NIC_DEFAULT, 1);
   CHECK(p2v_boot_test_argv(&vm, "/w", false) == NULL);

@@ -261,6 +261,7 @@ static int windows_convert(struct p2v_guest *gg, const struct p2v_convert_option
     goto out;
   gg->hardware.disk_bus = plan->dev.disk_bus;
   gg->hardware.nic_model = plan->dev.nic_model;
+  gg->hardware.rtc = plan->sys.real_time_is_universal ? P2V_RTC_UTC : P2V_RTC_LOCALTIME;
   r = 0;
 out:
   if (software)
