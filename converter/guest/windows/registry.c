@@ -388,27 +388,38 @@ int gw_reg_subkeys(struct gw_hive *hv, const char *key, char ***names)
 
 /* The raw data of KEY\NAME: 1 with *DATA (NUL-padded by 2 bytes past
  * *SIZE, for the decoders' comfort), *TYPE; 0 absent; -1 reported. */
-static int get_raw_named(struct gw_hive *hv, const char *key, const char *name, uint32_t *type,
-                         uint8_t **data, size_t *size, char **stored_name)
+/* KEY\NAME's value handle, type and length: 1 found, 0 absent, -1 reported. */
+static int find_value(struct gw_hive *hv, const char *key, const char *name, hive_value_h *v,
+                      hive_type *t, size_t *len)
 {
   hive_node_h n;
   int r = walk(hv, key, false, &n);
   if (r <= 0)
     return r;
   errno = 0;
-  hive_value_h v = hivex_node_get_value(hv->h, n, name);
-  if (v == 0) {
+  *v = hivex_node_get_value(hv->h, n, name);
+  if (*v == 0) {
     if (errno == 0)
       return 0;
     reg_error(hv, "read", key, name, "%m");
     return -1;
   }
-  hive_type t;
-  size_t len;
-  if (hivex_value_type(hv->h, v, &t, &len) == -1) {
+  if (hivex_value_type(hv->h, *v, t, len) == -1) {
     reg_error(hv, "read", key, name, "%m");
     return -1;
   }
+  return 1;
+}
+
+static int get_raw_named(struct gw_hive *hv, const char *key, const char *name, uint32_t *type,
+                         uint8_t **data, size_t *size, char **stored_name)
+{
+  hive_value_h v;
+  hive_type t;
+  size_t len;
+  int r = find_value(hv, key, name, &v, &t, &len);
+  if (r <= 0)
+    return r;
   if (len > GW_REG_MAX_VALUE) {
     reg_error(hv, "read", key, name, "%zu bytes, more than the %u this reads", len,
               GW_REG_MAX_VALUE);
@@ -449,26 +460,13 @@ static int get_raw(struct gw_hive *hv, const char *key, const char *name, uint32
 
 int gw_reg_get_type(struct gw_hive *hv, const char *key, const char *name, uint32_t *type)
 {
-  hive_node_h n;
-  int r = walk(hv, key, false, &n);
-  if (r <= 0)
-    return r;
-  errno = 0;
-  hive_value_h v = hivex_node_get_value(hv->h, n, name);
-  if (v == 0) {
-    if (errno == 0)
-      return 0;
-    reg_error(hv, "read", key, name, "%m");
-    return -1;
-  }
+  hive_value_h v;
   hive_type t;
   size_t len;
-  if (hivex_value_type(hv->h, v, &t, &len) == -1) {
-    reg_error(hv, "read", key, name, "%m");
-    return -1;
-  }
-  *type = (uint32_t)t;
-  return 1;
+  int r = find_value(hv, key, name, &v, &t, &len);
+  if (r == 1)
+    *type = (uint32_t)t;
+  return r;
 }
 
 int gw_reg_get_binary(struct gw_hive *hv, const char *key, const char *name, uint8_t **data,
