@@ -164,11 +164,7 @@ static void describe(char *out, size_t size, HRESULT hr, const char *volume, boo
     return;
   }
   char text[256];
-  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
-                           (DWORD) hr, MAKELANGID(LANG_ENGLISH, SUBLANG_DEFAULT), text,
-                           sizeof text, NULL);
-  while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == '.'))
-    text[--n] = '\0';
+  size_t n = p2v_win32_text((unsigned long) hr, text, sizeof text);
   snprintf(out, size, "error 0x%08lx%s%s; the Application event log (source VSS) says more, "
            "and 'vssadmin list writers' shows the writers' state", (unsigned long) hr,
            n ? ": " : "", n ? text : "");

@@ -27,18 +27,6 @@ struct win_source {
   uint32_t sector;
 };
 
-/* "error 5: Access is denied" for Win32 error err. */
-static void win32_message(DWORD err, char *buf, size_t size)
-{
-  char text[256];
-  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
-                           err, MAKELANGID(LANG_ENGLISH, SUBLANG_DEFAULT), text,
-                           sizeof text, NULL);
-  while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == '.'))
-    text[--n] = '\0';
-  snprintf(buf, size, "error %lu%s%s", (unsigned long) err, n ? ": " : "", n ? text : "");
-}
-
 /* Exactly count bytes at offset, as the handle allows (aligned for devices). */
 static int read_at(HANDLE handle, void *buf, size_t count, uint64_t offset)
 {
@@ -87,7 +75,7 @@ static int win_pread(void *handle, void *buf, size_t count, uint64_t offset)
                   : read_unaligned(h, buf, count, offset);
   if (r == -1) {
     char why[320];
-    win32_message(GetLastError(), why, sizeof why);
+    p2v_win32_message(GetLastError(), why, sizeof why);
     p2v_error("cannot read %s at offset %" PRIu64 ": %s", h->path, offset, why);
     return -1;
   }
@@ -165,7 +153,7 @@ int p2v_disk_source_file_open(struct p2v_disk *disk, const char *path)
   HANDLE handle = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
                               OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
   if (handle == INVALID_HANDLE_VALUE) {
-    win32_message(GetLastError(), why, sizeof why);
+    p2v_win32_message(GetLastError(), why, sizeof why);
     p2v_error("cannot open disk %s: %s", path, why);
     return -1;
   }
@@ -175,7 +163,7 @@ int p2v_disk_source_file_open(struct p2v_disk *disk, const char *path)
   int r = device ? device_size(handle, &size, &sector)
                  : GetFileSizeEx(handle, &file_size) ? 0 : -1;
   if (r == -1) {
-    win32_message(GetLastError(), why, sizeof why);
+    p2v_win32_message(GetLastError(), why, sizeof why);
     p2v_error("cannot open disk %s: cannot get its size: %s", path, why);
     CloseHandle(handle);
     return -1;

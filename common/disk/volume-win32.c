@@ -18,17 +18,6 @@
 #define MAX_FREE_RANGES (16u << 20)  /* 256 MiB of ranges; beyond, free runs are sent */
 #define LAYOUT_MAX     (P2V_LAYOUT_HEADER + P2V_LAYOUT_MAX_PARTITIONS * P2V_LAYOUT_ENTRY)
 
-static void win32_message(DWORD err, char *buf, size_t size)
-{
-  char text[256];
-  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
-                           err, MAKELANGID(LANG_ENGLISH, SUBLANG_DEFAULT), text,
-                           sizeof text, NULL);
-  while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == '.'))
-    text[--n] = '\0';
-  snprintf(buf, size, "error %lu%s%s", (unsigned long) err, n ? ": " : "", n ? text : "");
-}
-
 static HANDLE open_read(const char *path, DWORD access)
 {
   return CreateFileA(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
@@ -42,7 +31,7 @@ int p2v_win32_drive_layout(const char *disk_path, uint64_t disk_size,
   const char *reason;
   HANDLE disk = open_read(disk_path, GENERIC_READ);
   if (disk == INVALID_HANDLE_VALUE) {
-    win32_message(GetLastError(), why, sizeof why);
+    p2v_win32_message(GetLastError(), why, sizeof why);
     p2v_error("cannot open disk %s: %s", disk_path, why);
     return -1;
   }
@@ -63,7 +52,7 @@ int p2v_win32_drive_layout(const char *disk_path, uint64_t disk_size,
       break;
     DWORD err = GetLastError();
     if ((err != ERROR_INSUFFICIENT_BUFFER && err != ERROR_MORE_DATA) || size >= LAYOUT_MAX) {
-      win32_message(err, why, sizeof why);
+      p2v_win32_message(err, why, sizeof why);
       p2v_error("cannot read the partition table of %s: %s", disk_path, why);
       goto out;
     }
@@ -100,7 +89,7 @@ static int volume_bitmap(HANDLE volume, const char *path, const struct p2v_volum
       DWORD err = GetLastError();
       if (err != ERROR_MORE_DATA) {
         char why[320];
-        win32_message(err, why, sizeof why);
+        p2v_win32_message(err, why, sizeof why);
         p2v_error("cannot read the cluster bitmap of %s: %s", path, why);
         r = -1;
         break;
@@ -133,7 +122,7 @@ static int file_runs(const char *volume_path, const char *name,
     if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
       return 0;
     char why[320];
-    win32_message(err, why, sizeof why);
+    p2v_win32_message(err, why, sizeof why);
     p2v_warning("cannot open %s to leave out its contents: %s; it will be sent", path, why);
     return 0;
   }
@@ -152,7 +141,7 @@ static int file_runs(const char *volume_path, const char *name,
         break;
       if (err != ERROR_MORE_DATA) {
         char why[320];
-        win32_message(err, why, sizeof why);
+        p2v_win32_message(err, why, sizeof why);
         p2v_warning("cannot read where %s lies: %s; it will be sent", path, why);
         r = -1;
         break;
@@ -183,7 +172,7 @@ int p2v_win32_volume_unused(const char *volume_path, uint64_t volume_offset,
   char why[320];
   HANDLE volume = open_read(volume_path, GENERIC_READ);
   if (volume == INVALID_HANDLE_VALUE) {
-    win32_message(GetLastError(), why, sizeof why);
+    p2v_win32_message(GetLastError(), why, sizeof why);
     p2v_error("cannot open volume %s: %s", volume_path, why);
     return -1;
   }
@@ -193,7 +182,7 @@ int p2v_win32_volume_unused(const char *volume_path, uint64_t volume_offset,
   int r = -1;
   if (!DeviceIoControl(volume, FSCTL_GET_NTFS_VOLUME_DATA, NULL, 0, &data, sizeof data,
                        &returned, NULL) || returned < sizeof data) {
-    win32_message(GetLastError(), why, sizeof why);
+    p2v_win32_message(GetLastError(), why, sizeof why);
     p2v_error("cannot read volume %s as NTFS: %s", volume_path, why);
     goto out;
   }

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <windows.h>
 
 #include "compat-win32.h"
 
@@ -64,4 +66,23 @@ const char *p2v_expand_errno(const char *fmt, int err, char *out, size_t size)
   }
   out[o] = '\0';
   return out;
+}
+
+size_t p2v_win32_text(unsigned long err, char *buf, size_t size)
+{
+  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
+                           (DWORD) err, MAKELANGID(LANG_ENGLISH, SUBLANG_DEFAULT), buf,
+                           (DWORD) size, NULL);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '.'))
+    n--;
+  if (size > 0)
+    buf[n < size ? n : size - 1] = '\0';
+  return n;
+}
+
+void p2v_win32_message(unsigned long err, char *buf, size_t size)
+{
+  char text[256];
+  size_t n = p2v_win32_text(err, text, sizeof text);
+  snprintf(buf, size, "error %lu%s%s", err, n ? ": " : "", n ? text : "");
 }

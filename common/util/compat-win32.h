@@ -17,5 +17,12 @@ void *reallocarray(void *ptr, size_t n, size_t size);
  * socket errors ("Unknown error" for EADDRINUSE); this does.  log.c. */
 const char *p2v_expand_errno(const char *fmt, int err, char *out, size_t size);
 
+/* The system's English text for Win32 error or HRESULT err, without its
+ * trailing full stop and line end, into buf ("" when Windows has none);
+ * returns its length. */
+size_t p2v_win32_text(unsigned long err, char *buf, size_t size);
+/* "error 5: Access is denied" (or "error 5" alone) into buf. */
+void p2v_win32_message(unsigned long err, char *buf, size_t size);
+
 #endif
 #endif
