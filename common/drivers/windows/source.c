@@ -173,12 +173,13 @@ static int read_entry(struct archive *a, uint8_t **data, size_t *size)
   return read_capped(read_from_archive, a, data, size);
 }
 
-static int walk_archive(struct walk *w)
+/* SOURCE opened as a .zip, ISO, tar or 7z archive; NULL reported. */
+static struct archive *open_archive(const char *source)
 {
   struct archive *a = archive_read_new();
   if (!a) {
-    p2v_error("%s: out of memory", w->source);
-    return -1;
+    p2v_error("%s: out of memory", source);
+    return NULL;
   }
   /* Not format_all: its "empty" format would take any short file. */
   archive_read_support_format_zip(a);
@@ -186,11 +187,19 @@ static int walk_archive(struct walk *w)
   archive_read_support_format_tar(a);
   archive_read_support_format_7zip(a);
   archive_read_support_filter_all(a);
-  if (archive_read_open_filename(a, w->source, 65536) != ARCHIVE_OK) {
-    p2v_error("%s: not a folder, .zip or ISO image: %s", w->source, archive_error_string(a));
+  if (archive_read_open_filename(a, source, 65536) != ARCHIVE_OK) {
+    p2v_error("%s: not a folder, .zip or ISO image: %s", source, archive_error_string(a));
     archive_read_free(a);
-    return -1;
+    return NULL;
   }
+  return a;
+}
+
+static int walk_archive(struct walk *w)
+{
+  struct archive *a = open_archive(w->source);
+  if (!a)
+    return -1;
   int r = 0;
   struct archive_entry *e;
   for (;;) {
@@ -350,21 +359,9 @@ static int extract_folder_inf(const char *path, const uint8_t *data, size_t size
 
 static int extract_archive(struct extract *x)
 {
-  struct archive *a = archive_read_new();
-  if (!a) {
-    p2v_error("%s: out of memory", x->source);
+  struct archive *a = open_archive(x->source);
+  if (!a)
     return -1;
-  }
-  archive_read_support_format_zip(a);
-  archive_read_support_format_iso9660(a);
-  archive_read_support_format_tar(a);
-  archive_read_support_format_7zip(a);
-  archive_read_support_filter_all(a);
-  if (archive_read_open_filename(a, x->source, 65536) != ARCHIVE_OK) {
-    p2v_error("%s: not a folder, .zip or ISO image: %s", x->source, archive_error_string(a));
-    archive_read_free(a);
-    return -1;
-  }
   int r = 0;
   size_t entries = 0;
   struct archive_entry *e;
