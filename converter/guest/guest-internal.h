@@ -105,6 +105,8 @@ int gl_disable_vendor_agents(struct p2v_guest *gg, const struct p2v_convert_opti
 /* linux/services.c: share/p2v/vendor-agents beside the binary, or in the
  * usual prefixes (the Windows conversion reads it too); NULL when not
  * found.  Caller frees. */
-char *p2v_guest_vendor_agents_path(void);
+int p2v_guest_vendor_agents_each(const char *file, bool windows,
+                                 int (*fn)(const char *name, const char *vendor, void *opaque),
+                                 void *opaque);
 
 #endif

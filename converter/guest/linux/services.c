@@ -11,29 +11,6 @@
 #include "guest/guest-internal.h"
 #include "log.h"
 
-/* share/p2v/vendor-agents next to the binary (installed, or the build
- * tree, where CMake copies it), then the usual prefixes. */
-char *p2v_guest_vendor_agents_path(void)
-{
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    char *p;
-    if (asprintf(&p, "%s/../share/p2v/vendor-agents", dirname(exe)) >= 0) {
-      if (access(p, R_OK) == 0)
-        return p;
-      free(p);
-    }
-  }
-  static const char *const fixed[] = { "/usr/local/share/p2v/vendor-agents",
-                                       "/usr/share/p2v/vendor-agents", NULL };
-  for (size_t i = 0; fixed[i]; i++)
-    if (access(fixed[i], R_OK) == 0)
-      return strdup(fixed[i]);
-  return NULL;
-}
-
 static int disable_one(struct p2v_guest *gg, const char *name, const char *vendor,
                        struct p2v_changes *changes)
 {
@@ -94,51 +71,25 @@ static int disable_one(struct p2v_guest *gg, const char *name, const char *vendo
   return r;
 }
 
+struct disable_ctx {
+  struct p2v_guest *gg;
+  struct p2v_changes *changes;
+};
+
+static int disable_listed(const char *name, const char *vendor, void *opaque)
+{
+  struct disable_ctx *c = opaque;
+  /* Names are file names in the guest: no paths. */
+  if (strchr(name, '/') || strstr(name, ".."))
+    return 0;
+  return disable_one(c->gg, name, vendor, c->changes);
+}
+
 int gl_disable_vendor_agents(struct p2v_guest *gg, const struct p2v_convert_options *o,
                              struct p2v_changes *changes)
 {
-  CLEANUP_FREE char *found = o->vendor_agents_file ? NULL : p2v_guest_vendor_agents_path();
-  const char *path = o->vendor_agents_file ? o->vendor_agents_file : found;
-  if (!path) {
-    p2v_error("cannot find the list of vendor agents (share/p2v/vendor-agents beside the "
-              "binary): reinstall p2v");
-    return -1;
-  }
-  CLEANUP_FCLOSE FILE *fp = fopen(path, "re");
-  if (!fp) {
-    p2v_error("cannot open the list of vendor agents %s: %m", path);
-    return -1;
-  }
-  char line[512];
-  while (fgets(line, sizeof line, fp)) {
-    char *p = line + strspn(line, " \t");
-    if (*p == '#' || *p == '\n' || *p == '\0')
-      continue;
-    size_t n = strcspn(p, " \t#\n");
-    char *comment = strchr(p + n, '#');
-    p[n] = '\0';
-    const char *vendor = "hardware vendor agent";
-    if (comment) {
-      comment++;
-      comment += strspn(comment, " \t");
-      comment[strcspn(comment, "\n")] = '\0';
-      if (*comment)
-        vendor = comment;
-    }
-    /* "windows:NAME" lines are Windows services (guest/windows/drivers.c). */
-    if (strncmp(p, "windows:", 8) == 0)
-      continue;
-    /* Names are file names in the guest: no paths. */
-    if (strchr(p, '/') || strstr(p, ".."))
-      continue;
-    if (disable_one(gg, p, vendor, changes) == -1)
-      return -1;
-  }
-  if (ferror(fp)) {
-    p2v_error("cannot read the list of vendor agents %s: %m", path);
-    return -1;
-  }
-  return 0;
+  struct disable_ctx c = { gg, changes };
+  return p2v_guest_vendor_agents_each(o->vendor_agents_file, false, disable_listed, &c);
 }
 
 /* systemd starts a getty on the console= device by itself; SysV init

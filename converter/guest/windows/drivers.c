@@ -464,52 +464,29 @@ struct agent {
   char *vendor;
 };
 
-/* The "windows:NAME  # vendor" lines of the list. */
-static int read_agents(const char *path, struct agent **out, size_t *nout)
+struct agent_list {
+  struct agent *v;
+  size_t n;
+};
+
+/* One "windows:NAME  # vendor" line of the list, kept when NAME is plain. */
+static int add_agent(const char *name, const char *vendor, void *opaque)
 {
-  *out = NULL;
-  *nout = 0;
-  CLEANUP_FCLOSE FILE *fp = fopen(path, "re");
-  if (!fp) {
-    p2v_error("cannot open the list of vendor agents %s: %m", path);
-    return -1;
-  }
-  char line[512];
-  while (fgets(line, sizeof line, fp)) {
-    char *p = line + strspn(line, " \t");
-    if (strncmp(p, "windows:", 8) != 0)
-      continue;
-    p += 8;
-    size_t n = strcspn(p, " \t#\r\n");
-    char *comment = strchr(p + n, '#');
-    p[n] = '\0';
-    if (!plain_name(p))
-      continue;
-    const char *vendor = "hardware vendor agent";
-    if (comment) {
-      comment++;
-      comment += strspn(comment, " \t");
-      comment[strcspn(comment, "\r\n")] = '\0';
-      if (*comment)
-        vendor = comment;
-    }
-    struct agent *a = realloc(*out, (*nout + 1) * sizeof *a);
-    if (!a)
-      goto oom;
-    *out = a;
-    a[*nout].pattern = strdup(p);
-    a[*nout].vendor = strdup(vendor);
-    (*nout)++;
-    if (!a[*nout - 1].pattern || !a[*nout - 1].vendor)
-      goto oom;
-  }
-  if (ferror(fp)) {
-    p2v_error("cannot read the list of vendor agents %s: %m", path);
-    return -1;
-  }
+  struct agent_list *l = opaque;
+  if (!plain_name(name))
+    return 0;
+  struct agent *a = realloc(l->v, (l->n + 1) * sizeof *a);
+  if (!a)
+    goto oom;
+  l->v = a;
+  a[l->n].pattern = strdup(name);
+  a[l->n].vendor = strdup(vendor);
+  l->n++;
+  if (!a[l->n - 1].pattern || !a[l->n - 1].vendor)
+    goto oom;
   return 0;
 oom:
-  p2v_error("cannot read the list of vendor agents %s: out of memory", path);
+  p2v_error("cannot read the list of vendor agents: out of memory");
   return -1;
 }
 
@@ -553,19 +530,13 @@ static int disable_service(struct gw_hive *system, const struct gw_system *sys,
 int gw_disable_vendor_services(struct gw_hive *system, const struct gw_system *sys,
                                const char *agents_file, struct p2v_changes *changes)
 {
-  CLEANUP_FREE char *found = agents_file ? NULL : p2v_guest_vendor_agents_path();
-  const char *path = agents_file ? agents_file : found;
-  if (!path) {
-    p2v_error("cannot find the list of vendor agents (share/p2v/vendor-agents beside the "
-              "binary): reinstall p2v");
+  struct agent_list list = { NULL, 0 };
+  if (p2v_guest_vendor_agents_each(agents_file, true, add_agent, &list) == -1) {
+    free_agents(list.v, list.n);
     return -1;
   }
-  struct agent *agents;
-  size_t nagents;
-  if (read_agents(path, &agents, &nagents) == -1) {
-    free_agents(agents, nagents);
-    return -1;
-  }
+  struct agent *agents = list.v;
+  size_t nagents = list.n;
   CLEANUP_FREE char *services_key = key_printf("%s\\Services", sys->control_set);
   char **services = NULL;
   int r = services_key ? gw_reg_subkeys(system, services_key, &services) : -1;

@@ -127,8 +127,9 @@ int gw_make_boot_start(struct gw_hive *system, const struct gw_system *sys,
 int gw_extend_device_path(struct gw_hive *software, const char *dir,
                           struct p2v_changes *changes);
 /* d: the "windows:NAME" lines of the vendor agents list (AGENTS_FILE; NULL:
- * p2v_guest_vendor_agents_path()) whose service is in the guest and not already
- * disabled: Start=4, each recorded with its vendor.  NAME may hold shell
+ * the installed list; p2v_guest_vendor_agents_each reads it) whose service
+ * is in the guest and not already disabled: Start=4, each recorded with
+ * its vendor.  NAME may hold shell
  * wildcards; matching ignores case. */
 int gw_disable_vendor_services(struct gw_hive *system, const struct gw_system *sys,
                                const char *agents_file, struct p2v_changes *changes);
